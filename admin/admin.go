@@ -1,0 +1,115 @@
+// Package admin is DFLB's operator listener: an open /healthz for load
+// balancers and orchestrators, and bearer-token protected endpoints such as
+// /metrics in the Prometheus text format.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Server is the admin HTTP listener.
+type Server struct {
+	token   []byte
+	mux     *http.ServeMux
+	server  *http.Server
+	log     *slog.Logger
+	healthy func() error
+}
+
+// New returns an admin server whose protected endpoints require
+// "Authorization: Bearer <token>". An empty token is rejected, because an
+// admin API without authentication must not be served by accident.
+// healthy reports readiness for /healthz; nil means always ready.
+func New(token string, healthy func() error, logger *slog.Logger) (*Server, error) {
+	if token == "" {
+		return nil, errors.New("admin: empty token: set one so that the admin API is authenticated")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{
+		token:   []byte(token),
+		mux:     http.NewServeMux(),
+		log:     logger.With("logger", "admin"),
+		healthy: healthy,
+	}
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.server = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Handle registers an authenticated endpoint.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.authenticate(h))
+}
+
+// HandleMetrics registers GET /metrics, which concatenates the writers'
+// output in order.
+func (s *Server) HandleMetrics(writers ...func(io.Writer)) {
+	s.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		for _, write := range writers {
+			write(w)
+		}
+	}))
+}
+
+// Handler returns the routed handler, for tests that need no listener.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.log.Info("listening", "addr", ln.Addr().String())
+	if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin: serving on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops the listener and waits for requests in flight until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.server.Shutdown(ctx)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.healthy != nil {
+		if err := s.healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// authenticate compares the bearer token in constant time. A failure is
+// logged with the client address only, never with the token sent.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), s.token) != 1 {
+			s.log.Warn("unauthorized admin request", "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dflb"`)
+			http.Error(w, "missing or invalid bearer token", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Measurement is the result of one measured wrk run.
+type Measurement struct {
+	Scenario string
+	Target   string
+	Result   WrkResult
+}
+
+// WriteTable writes one scenario's results as an aligned table.
+func WriteTable(w io.Writer, scenario string, ms []Measurement) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n== %s ==\n", scenario)
+	fmt.Fprintf(&b, "%-8s %12s %10s %10s %10s\n", "target", "req/s", "p50 ms", "p99 ms", "errors")
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%-8s %12.2f %10s %10s %10d\n",
+			m.Target, m.Result.RPS, millis(m.Result.P50), millis(m.Result.P99), m.Result.Errors())
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond))
+}
+
+// RatioLine compares DFLB with NGINX: DFLB's req/s over NGINX's and DFLB's
+// p99 over NGINX's. ok is false unless both targets ran and NGINX reported
+// a non-zero rate and p99.
+func RatioLine(ms []Measurement) (line string, ok bool) {
+	var nginx, dflb *WrkResult
+	for i := range ms {
+		switch ms[i].Target {
+		case TargetNginx:
+			nginx = &ms[i].Result
+		case TargetDFLB:
+			dflb = &ms[i].Result
+		}
+	}
+	if nginx == nil || dflb == nil || nginx.RPS == 0 || nginx.P99 == 0 {
+		return "", false
+	}
+	return fmt.Sprintf("dflb/nginx: rps %.2f p99 %.2f", dflb.RPS/nginx.RPS, float64(dflb.P99)/float64(nginx.P99)), true
+}
+
+// WriteErrors writes one loud line per run that had failed requests and
+// returns how many runs that were.
+func WriteErrors(w io.Writer, ms []Measurement) (int, error) {
+	failed := 0
+	for _, m := range ms {
+		r := m.Result
+		if r.Errors() == 0 {
+			continue
+		}
+		failed++
+		_, err := fmt.Fprintf(w, "!!! ERRORS in %q against %s: %d of %d requests failed "+
+			"(status >= 400: %d; socket errors: connect %d, read %d, write %d, timeout %d)\n",
+			m.Scenario, m.Target, r.Errors(), r.Requests,
+			r.Non2xx3xx, r.Socket.Connect, r.Socket.Read, r.Socket.Write, r.Socket.Timeout)
+		if err != nil {
+			return failed, err
+		}
+	}
+	return failed, nil
+}

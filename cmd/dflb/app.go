@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/dflb/dflb/admin"
+	"github.com/dflb/dflb/balancer"
+	"github.com/dflb/dflb/config"
+	"github.com/dflb/dflb/proxy"
+	"github.com/dflb/dflb/tenant"
+)
+
+// app holds the wired parts of one dflb process.
+type app struct {
+	configPath string
+	config     *config.Config
+	log        *slog.Logger
+
+	router *balancer.Router
+	stats  *balancer.Stats
+	pool   *balancer.Pool
+	window *balancer.Window
+	proxy  *proxy.Proxy
+	admin  *admin.Server
+
+	proxyLn net.Listener
+	adminLn net.Listener
+}
+
+// newApp loads the configuration, builds the first routing table and opens
+// both listeners, so that every configuration error surfaces before serving.
+func newApp(configPath, dataDir string, logger *slog.Logger) (*app, error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, err
+	}
+	extractor, err := tenant.New(cfg.TenantConfig())
+	if err != nil {
+		return nil, fmt.Errorf("%s: routing: %w", configPath, err)
+	}
+	opts, err := proxyOptions(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", configPath, err)
+	}
+
+	a := &app{
+		configPath: configPath,
+		config:     cfg,
+		log:        logger,
+		router:     &balancer.Router{},
+		stats:      balancer.NewStats(),
+	}
+	a.proxy, err = proxy.New(opts, extractor, a.router, logger)
+	if err != nil {
+		return nil, err
+	}
+	health := balancer.HealthConfig{Failures: cfg.Proxy.PassiveFailures, Cooloff: cfg.Proxy.PassiveCooloff}
+	a.pool = balancer.NewPool(a.proxy.NewTransport, health, proxy.CloseTransport)
+	if err := a.publish(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", configPath, err)
+	}
+	a.window = balancer.NewWindow(a.stats, time.Second, 60)
+
+	token, err := adminToken(cfg.Admin.TokenEnv, dataDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	a.admin, err = admin.New(token, a.ready, logger)
+	if err != nil {
+		return nil, err
+	}
+	a.admin.HandleMetrics(a.stats.WritePrometheus, a.pool.WritePrometheus, a.proxy.WritePrometheus,
+		func(w io.Writer) { metrics.WriteProcessMetrics(w) })
+
+	if err := a.listen(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// publish builds the table for cfg's instances, swaps it in and then
+// releases the backends that the old table alone used.
+func (a *app) publish(cfg *config.Config) error {
+	specs := make([]balancer.InstanceSpec, 0, len(cfg.Instances))
+	for _, inst := range cfg.Instances {
+		specs = append(specs, balancer.InstanceSpec{ID: inst.ID, Components: inst.Components, Tenants: inst.Tenants})
+	}
+	table, err := a.pool.Build(specs, a.stats)
+	if err != nil {
+		return fmt.Errorf("building routing table: %w", err)
+	}
+	a.router.Store(table)
+	a.pool.Prune(table)
+	return nil
+}
+
+// ready reports whether the proxy has a routing table with any tenant.
+func (a *app) ready() error {
+	table := a.router.Load()
+	if table == nil || table.Tenants() == 0 {
+		return errors.New("routing table has no tenants")
+	}
+	return nil
+}
+
+func (a *app) listen() error {
+	var err error
+	a.proxyLn, err = net.Listen("tcp", a.config.Listen)
+	if err != nil {
+		return fmt.Errorf("opening proxy listener %s: %w (change listen in %s or stop what uses it)", a.config.Listen, err, a.configPath)
+	}
+	a.adminLn, err = net.Listen("tcp", a.config.Admin.Listen)
+	if err != nil {
+		a.proxyLn.Close()
+		return fmt.Errorf("opening admin listener %s: %w (change admin.listen in %s or stop what uses it)", a.config.Admin.Listen, err, a.configPath)
+	}
+	return nil
+}
+
+// run serves until ctx ends, reloading on each value from reload, then drains.
+func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
+	windowCtx, stopWindow := context.WithCancel(context.Background())
+	defer stopWindow()
+	go a.window.Run(windowCtx)
+
+	errs := make(chan error, 2)
+	go func() { errs <- a.proxy.Serve(a.proxyLn) }()
+	go func() { errs <- a.admin.Serve(a.adminLn) }()
+	a.log.Info("dflb started", "listen", a.config.Listen, "admin", a.config.Admin.Listen,
+		"instances", len(a.config.Instances), "tenants", a.router.Load().Tenants())
+
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-reload:
+			a.reload()
+		case serveErr = <-errs:
+			break loop
+		}
+	}
+
+	a.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.config.Proxy.ShutdownGrace+5*time.Second)
+	defer cancel()
+	drainErr := a.proxy.Shutdown(shutdownCtx)
+	adminErr := a.admin.Shutdown(shutdownCtx)
+	a.log.Info("stopped")
+	return errors.Join(serveErr, drainErr, adminErr)
+}
+
+// reload applies the configuration file again. An invalid file changes
+// nothing: the error is logged and the current table keeps serving.
+func (a *app) reload() {
+	cfg, err := config.Load(a.configPath)
+	if err != nil {
+		a.log.Error("reload rejected, keeping the current configuration", "error", err)
+		return
+	}
+	extractor, err := tenant.New(cfg.TenantConfig())
+	if err != nil {
+		a.log.Error("reload rejected, keeping the current configuration", "file", a.configPath, "error", err)
+		return
+	}
+	if err := a.publish(cfg); err != nil {
+		a.log.Error("reload rejected, keeping the current configuration", "file", a.configPath, "error", err)
+		return
+	}
+	a.proxy.SetExtractor(extractor)
+
+	if changed := restartOnlyChanges(a.config, cfg); len(changed) > 0 {
+		a.log.Warn("reload applied routes only; restart to apply the other changes", "changed", strings.Join(changed, ", "))
+	}
+	a.config = cfg
+	a.log.Info("configuration reloaded", "file", a.configPath, "instances", len(cfg.Instances),
+		"tenants", a.router.Load().Tenants())
+}
+
+// restartOnlyChanges names the settings that differ between old and next
+// but apply only at start.
+func restartOnlyChanges(old, next *config.Config) []string {
+	var changed []string
+	if old.Listen != next.Listen {
+		changed = append(changed, "listen")
+	}
+	if old.Admin != next.Admin {
+		changed = append(changed, "admin")
+	}
+	if fmt.Sprint(old.Proxy) != fmt.Sprint(next.Proxy) {
+		changed = append(changed, "proxy")
+	}
+	return changed
+}
+
+func proxyOptions(cfg *config.Config) (proxy.Options, error) {
+	policy, err := balancer.ParsePolicy(cfg.Proxy.Balance)
+	if err != nil {
+		return proxy.Options{}, fmt.Errorf("proxy.balance: %w", err)
+	}
+	p := cfg.Proxy
+	return proxy.Options{
+		Balance:               policy,
+		TrustedProxies:        p.TrustedProxies,
+		ForwardedProto:        p.ForwardedProto,
+		MaxHeaderBytes:        int(p.MaxHeaderBytes),
+		MaxBodyBytes:          p.MaxBodyBytes,
+		StreamThreshold:       int(p.StreamThreshold),
+		ConnectTimeout:        p.ConnectTimeout,
+		ResponseHeaderTimeout: p.ResponseHeaderTimeout,
+		ClientIdleTimeout:     p.ClientIdleTimeout,
+		ClientReadTimeout:     p.ClientReadTimeout,
+		WriteTimeout:          p.WriteTimeout,
+		UpstreamIdleTimeout:   p.UpstreamIdleTimeout,
+		MaxConnsPerBackend:    p.MaxConnsPerBackend,
+		RetryAttempts:         p.RetryAttempts,
+		ShutdownGrace:         p.ShutdownGrace,
+	}, nil
+}
+
+// adminToken reads the admin bearer token from the environment variable
+// envName. Without one it generates a token and stores it, readable by the
+// owner only, in dataDir/admin.token, so that a first run is authenticated
+// too. The token itself is never logged.
+func adminToken(envName, dataDir string, logger *slog.Logger) (string, error) {
+	if token := os.Getenv(envName); token != "" {
+		return token, nil
+	}
+
+	path := filepath.Join(dataDir, "admin.token")
+	if data, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(data))) > 0 {
+		logger.Info("admin token read from file", "file", path, "env", envName)
+		return strings.TrimSpace(string(data)), nil
+	}
+
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("generating admin token: %w", err)
+	}
+	token := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("creating data directory %s: %w", dataDir, err)
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing admin token to %s: %w", path, err)
+	}
+	logger.Info("admin token generated", "file", path, "env", envName)
+	return token, nil
+}

@@ -1,0 +1,67 @@
+// Command dflb runs the DFLB edge proxy and its admin listener.
+//
+//	dflb -config dflb.yaml
+//
+// SIGHUP reloads the configuration file; SIGTERM and SIGINT drain and exit.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	configPath := flag.String("config", "dflb.yaml", "path of the YAML configuration file")
+	dataDir := flag.String("data-dir", ".dflb", "directory for state files such as the generated admin token")
+	logFormat := flag.String("log-format", "text", "log format: text or json")
+	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
+	flag.Parse()
+
+	logger, err := newLogger(*logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dflb:", err)
+		os.Exit(2)
+	}
+
+	if err := run(*configPath, *dataDir, logger); err != nil {
+		logger.Error("exiting", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath, dataDir string, logger *slog.Logger) error {
+	app, err := newApp(configPath, dataDir, logger)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	defer signal.Stop(reload)
+
+	return app.run(ctx, reload)
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid -log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("invalid -log-format %q: use text or json", format)
+	}
+}

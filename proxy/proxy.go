@@ -1,0 +1,142 @@
+// Package proxy is DFLB's data plane: a fasthttp listener that finds each
+// request's tenant, looks its route up in the current balancer table and
+// forwards it over a per-backend keep-alive pool.
+//
+// The handler follows fasthttp's contract: nothing derived from a
+// *fasthttp.RequestCtx (its request, response or any Peek slice) outlives
+// the handler call, so statistics take copies or counts only.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dflb/dflb/balancer"
+	"github.com/dflb/dflb/tenant"
+)
+
+// Proxy forwards requests by tenant. Build it with New, point a balancer.Pool
+// at NewTransport and CloseTransport, then call Serve.
+type Proxy struct {
+	opts       Options
+	extractor  atomic.Pointer[tenant.Extractor]
+	router     *balancer.Router
+	log        *slog.Logger
+	requestIDs *requestIDs
+	server     *fasthttp.Server
+	tunnels    *tunnels
+	rejected   rejectCounters
+	failureLog logLimiter
+}
+
+// New validates opts and returns a proxy that routes through router, whose
+// tables the caller builds and swaps.
+func New(opts Options, extractor *tenant.Extractor, router *balancer.Router, logger *slog.Logger) (*Proxy, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if extractor == nil || router == nil {
+		return nil, errors.New("proxy: extractor and router are required")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+
+	p := &Proxy{
+		opts:       opts,
+		router:     router,
+		log:        logger.With("logger", "proxy"),
+		requestIDs: newRequestIDs(),
+		tunnels:    newTunnels(),
+		failureLog: logLimiter{perSecond: 10},
+	}
+	p.extractor.Store(extractor)
+	p.server = p.newServer()
+	return p, nil
+}
+
+// SetExtractor swaps the tenant rules; requests in flight finish with the old ones.
+func (p *Proxy) SetExtractor(e *tenant.Extractor) {
+	p.extractor.Store(e)
+}
+
+// NewTransport returns the connection pool for one backend address, for use
+// as a balancer.Pool transport factory.
+func (p *Proxy) NewTransport(addr string) any {
+	return p.newTransport(addr)
+}
+
+// CloseTransport releases a pool made by NewTransport.
+func CloseTransport(t any) {
+	closeTransport(t)
+}
+
+func (p *Proxy) newServer() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:      p.handle,
+		ErrorHandler: p.handleParseError,
+		Name:         "",
+
+		ReadBufferSize:     p.opts.MaxHeaderBytes,
+		MaxRequestBodySize: p.opts.StreamThreshold,
+		StreamRequestBody:  true,
+		ReadTimeout:        p.opts.ClientReadTimeout,
+		WriteTimeout:       p.opts.WriteTimeout,
+		IdleTimeout:        p.opts.ClientIdleTimeout,
+
+		// A proxy forwards bodies untouched: no multipart parsing, no
+		// injected Server or Content-Type fields, and header names keep
+		// fasthttp's canonical form so that lookups match.
+		DisablePreParseMultipartForm:  true,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{p.log},
+	}
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a
+// shutdown and the listener's error otherwise.
+func (p *Proxy) Serve(ln net.Listener) error {
+	p.log.Info("listening", "addr", ln.Addr().String())
+	err := p.server.Serve(ln)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("proxy: serving on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown drains: it stops accepting, lets requests in flight finish until
+// ctx ends or ShutdownGrace passes, whichever is first, then closes tunnels
+// and any connection still open.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.ShutdownGrace)
+	defer cancel()
+
+	p.log.Info("draining", "grace", p.opts.ShutdownGrace.String(), "tunnels", p.tunnels.count())
+	serverErr := p.server.ShutdownWithContext(ctx)
+	tunnelErr := p.tunnels.drain(ctx)
+	if err := errors.Join(serverErr, tunnelErr); err != nil {
+		return fmt.Errorf("proxy: drain did not finish within %s: %w", p.opts.ShutdownGrace, err)
+	}
+	p.log.Info("drained")
+	return nil
+}
+
+// fasthttpLogger routes fasthttp's own messages to slog at debug level:
+// they report client-side errors that the proxy already answers.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...))
+	}
+}

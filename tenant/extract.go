@@ -1,0 +1,310 @@
+package tenant
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Header is the read access to request headers that Extract needs.
+// *fasthttp.RequestHeader satisfies it.
+type Header interface {
+	// Peek returns the value of the named header, or nil if it is missing.
+	Peek(key string) []byte
+}
+
+// Result is the outcome of a successful Extract.
+type Result struct {
+	// Tenant is the normalized, lower-case tenant ID. It aliases the buffer
+	// passed to Extract, so it is valid only while that buffer is.
+	Tenant []byte
+	// Component is one of Config.Components, shared with the Extractor.
+	Component string
+	// StripLen is the number of leading bytes of the request path that the proxy
+	// drops before forwarding, or 0 for none. When it equals the path length,
+	// the proxy forwards "/".
+	StripLen int
+}
+
+// Extractor finds the tenant and component of requests. It is immutable after
+// New and safe for concurrent use.
+type Extractor struct {
+	rules            []compiledRule
+	componentRules   []compiledComponentRule
+	components       []string
+	defaultComponent string
+	ruleList         string // every tenant rule, for the ErrNoTenant message
+	componentList    string // every component name, for the ErrUnknownComponent message
+}
+
+// New validates cfg and compiles its rules. The error names the rule or
+// component that is invalid.
+func New(cfg Config) (*Extractor, error) {
+	if len(cfg.Components) == 0 {
+		return nil, errors.New("no components configured; list at least one component name such as \"app\"")
+	}
+	for i, name := range cfg.Components {
+		if err := validateLabel(name); err != nil {
+			return nil, fmt.Errorf("component name %q: %w", name, err)
+		}
+		for _, earlier := range cfg.Components[:i] {
+			if name == earlier {
+				return nil, fmt.Errorf("component %q is listed twice; remove the duplicate", name)
+			}
+		}
+	}
+
+	e := &Extractor{
+		components:       append([]string(nil), cfg.Components...),
+		defaultComponent: cfg.DefaultComponent,
+		componentList:    strings.Join(cfg.Components, ", "),
+	}
+	if e.defaultComponent == "" {
+		e.defaultComponent = e.components[0]
+	}
+	if !slices.Contains(e.components, e.defaultComponent) {
+		return nil, fmt.Errorf("default component %q is not one of the components %s; add it or pick one of them", e.defaultComponent, e.componentList)
+	}
+
+	if len(cfg.Rules) == 0 {
+		return nil, errors.New("no tenant rules configured; add a host, path or header rule")
+	}
+	sources := make([]string, 0, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		compiled, err := compileRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("tenant rule %d: %w", i+1, err)
+		}
+		e.rules = append(e.rules, compiled)
+		sources = append(sources, compiled.source)
+	}
+	e.ruleList = strings.Join(sources, ", ")
+
+	for i, r := range cfg.ComponentRules {
+		compiled, err := compileComponentRule(r, e.components)
+		if err != nil {
+			return nil, fmt.Errorf("component rule %d: %w", i+1, err)
+		}
+		e.componentRules = append(e.componentRules, compiled)
+	}
+
+	return e, nil
+}
+
+// match contains the values that one tenant rule found in a request.
+type match struct {
+	tenant       []byte
+	component    []byte
+	hasComponent bool
+	prefixLen    int // bytes of the path that a path rule matched
+}
+
+// Extract finds the tenant and component of one request. host is the Host
+// header, which may include a port. path is the raw request path without the
+// query. h may be nil when no rule reads headers. The tenant ID is written into
+// buf, and Result.Tenant aliases it.
+//
+// Extract allocates nothing on success. Its errors wrap ErrNoTenant,
+// ErrInvalidTenant or ErrUnknownComponent and quote the offending value.
+func (e *Extractor) Extract(host, path []byte, h Header, buf *[MaxIDLen]byte) (Result, error) {
+	host = hostWithoutPort(host)
+
+	for i := range e.rules {
+		r := &e.rules[i]
+		var m match
+		if !r.match(host, path, h, &m) {
+			continue
+		}
+
+		id, err := Normalize(m.tenant, buf)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", r.source, err)
+		}
+		res := Result{Tenant: id}
+		if r.strip {
+			res.StripLen = m.prefixLen
+		}
+
+		if m.hasComponent {
+			name, ok := e.lookupComponent(m.component)
+			if !ok {
+				return Result{}, e.unknownComponent(m.component, r.source)
+			}
+			res.Component = name
+			return res, nil
+		}
+
+		res.Component, err = e.resolveComponent(path[m.prefixLen:], h)
+		if err != nil {
+			return Result{}, err
+		}
+		return res, nil
+	}
+
+	return Result{}, fmt.Errorf("%w: host %s, path %s and headers match none of the rules (%s); send the tenant ID where one of them expects it",
+		ErrNoTenant, quote(host), quote(path), e.ruleList)
+}
+
+// match reports whether the rule matches the request and fills m if it does.
+func (r *compiledRule) match(host, path []byte, h Header, m *match) bool {
+	switch r.kind {
+	case hostRule:
+		return matchHost(r.parts, host, m)
+	case pathRule:
+		return matchPath(r.parts, path, m)
+	default:
+		if h == nil {
+			return false
+		}
+		m.tenant = h.Peek(r.header)
+		return len(m.tenant) > 0
+	}
+}
+
+// matchHost matches host label by label against parts, ignoring ASCII case.
+// The label count must be equal.
+func matchHost(parts []part, host []byte, m *match) bool {
+	rest := host
+	for i, p := range parts {
+		label, tail, found := bytes.Cut(rest, []byte{'.'})
+		last := i == len(parts)-1
+		if found == last {
+			return false
+		}
+		switch p.kind {
+		case literalPart:
+			if !equalFold(label, p.text) {
+				return false
+			}
+		case tenantPart:
+			m.tenant = label
+		case componentPart:
+			m.component = label
+			m.hasComponent = true
+		}
+		rest = tail
+	}
+	return true
+}
+
+// matchPath matches the leading segments of path against parts. The segment
+// after the last part must be absent or start with '/', so "/t/acme" and
+// "/t/acme/x" match "/t/{tenant}/" but "/tx/acme" does not.
+func matchPath(parts []part, path []byte, m *match) bool {
+	pos := 0
+	for _, p := range parts {
+		if pos >= len(path) || path[pos] != '/' {
+			return false
+		}
+		pos++
+		end := bytes.IndexByte(path[pos:], '/')
+		if end < 0 {
+			end = len(path)
+		} else {
+			end += pos
+		}
+		segment := path[pos:end]
+		switch p.kind {
+		case literalPart:
+			if string(segment) != p.text {
+				return false
+			}
+		case tenantPart:
+			m.tenant = segment
+		case componentPart:
+			m.component = segment
+			m.hasComponent = true
+		}
+		pos = end
+	}
+	m.prefixLen = pos
+	return true
+}
+
+// resolveComponent applies the component rules to rest, the path behind the
+// tenant prefix, and to the headers.
+func (e *Extractor) resolveComponent(rest []byte, h Header) (string, error) {
+	for i := range e.componentRules {
+		r := &e.componentRules[i]
+		if r.prefix != "" {
+			if hasPathPrefix(rest, r.prefix) {
+				return r.component, nil
+			}
+			continue
+		}
+		if h == nil {
+			continue
+		}
+		value := h.Peek(r.header)
+		if len(value) == 0 {
+			continue
+		}
+		name, ok := e.lookupComponent(value)
+		if !ok {
+			return "", e.unknownComponent(value, r.source)
+		}
+		return name, nil
+	}
+	return e.defaultComponent, nil
+}
+
+// lookupComponent returns the known component name equal to name, ignoring
+// ASCII case. Known names are lower case.
+func (e *Extractor) lookupComponent(name []byte) (string, bool) {
+	for _, known := range e.components {
+		if equalFold(name, known) {
+			return known, true
+		}
+	}
+	return "", false
+}
+
+func (e *Extractor) unknownComponent(name []byte, source string) error {
+	return fmt.Errorf("%w %s from %s; use one of %s", ErrUnknownComponent, quote(name), source, e.componentList)
+}
+
+// hasPathPrefix reports whether path starts with the segments of prefix, which
+// has no trailing '/'.
+func hasPathPrefix(path []byte, prefix string) bool {
+	if len(path) < len(prefix) || string(path[:len(prefix)]) != prefix {
+		return false
+	}
+	return len(path) == len(prefix) || path[len(prefix)] == '/'
+}
+
+// hostWithoutPort drops a ":port" suffix and one trailing dot, which marks a
+// fully qualified name. An IPv6 literal keeps its brackets.
+func hostWithoutPort(host []byte) []byte {
+	if len(host) > 0 && host[0] == '[' {
+		if end := bytes.IndexByte(host, ']'); end >= 0 {
+			return host[:end+1]
+		}
+		return host
+	}
+	if colon := bytes.IndexByte(host, ':'); colon >= 0 {
+		host = host[:colon]
+	}
+	if n := len(host); n > 0 && host[n-1] == '.' {
+		host = host[:n-1]
+	}
+	return host
+}
+
+// equalFold reports whether b equals s, ignoring ASCII case in b. s must be lower case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
