@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dflb/dflb/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -38,4 +39,23 @@ func TestWriteDFLBConfigRejects(t *testing.T) {
 		Instances: []DFLBInstance{{ID: "i1", Addr: "a:3"}}}))
 	assert.Error(t, WriteDFLBConfig(&strings.Builder{}, DFLBConfig{Listen: "a:1", AdminListen: "a:2", Component: "app",
 		Instances: []DFLBInstance{{ID: "i1"}}}))
+}
+
+// TestDFLBConfigLoads checks the generated file against DFLB's own strict
+// config parser, with the full tenant population of a run.
+func TestDFLBConfigLoads(t *testing.T) {
+	conf := DFLBConfig{Listen: addrDFLB, AdminListen: addrDFLBAdmin, Component: "app"}
+	for _, in := range platform() {
+		conf.Instances = append(conf.Instances, DFLBInstance{ID: in.id, Addr: in.addr, Tenants: in.tenants})
+	}
+	var b strings.Builder
+	require.NoError(t, WriteDFLBConfig(&b, conf))
+
+	parsed, err := config.Parse([]byte(b.String()), "dflb.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, addrDFLB, parsed.Listen)
+	assert.Equal(t, addrDFLBAdmin, parsed.Admin.Listen)
+	require.Len(t, parsed.Instances, 2)
+	assert.Equal(t, addrI2, parsed.Instances[1].Components["app"])
+	assert.Len(t, parsed.Instances[0].Tenants, tenantCount/2+1)
 }

@@ -216,6 +216,7 @@ func TestParseStructureErrors(t *testing.T) {
 	f("admin:\n  listen: &a 127.0.0.1:1\nlisten: *a\n", "c.yaml:3: listen: aliases (*a) are not supported; write the value out")
 	f("listen: [\n", "c.yaml: invalid YAML: yaml: line 1")
 	f("listen: 127.0.0.1:8080\n---\nlisten: 127.0.0.1:8081\n", "c.yaml:2: a second YAML document starts here")
+	f("listen: 127.0.0.1:8080\n---\nlisten: [\n", "c.yaml: invalid YAML: yaml: line 3")
 	f("? [a, b]\n: c\n", "c.yaml:1: top level: found a list as a key")
 }
 

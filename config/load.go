@@ -30,15 +30,18 @@ func Parse(data []byte, name string) (*Config, error) {
 	var doc yaml.Node
 	err := dec.Decode(&doc)
 	if errors.Is(err, io.EOF) {
-		c := Default()
-		c.origin = &origin{file: name, lines: map[string]int{}}
-		return c, c.Validate()
+		// The file has no document, only comments or nothing at all.
+		return Default(), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
+	default:
 		return nil, fmt.Errorf("%s:%d: a second YAML document starts here; put the whole configuration in one document", name, extra.Line)
 	}
 

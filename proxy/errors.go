@@ -26,7 +26,6 @@ type failure struct {
 // classify maps every error that can end a request to its answer. It is the
 // only place where errors become status codes.
 func classify(err error) failure {
-	var dialErr *dialError
 	var netErr net.Error
 
 	switch {
@@ -42,9 +41,9 @@ func classify(err error) failure {
 		return failure{fasthttp.StatusRequestEntityTooLarge, "request body too large", balancer.ClassRejected}
 	case errors.Is(err, errNoBackend), errors.Is(err, fasthttp.ErrNoFreeConns):
 		return failure{fasthttp.StatusServiceUnavailable, "no backend available", balancer.ClassUnavailable}
-	case errors.As(err, &dialErr) && isTimeout(err):
+	case isDialError(err) && isTimeout(err):
 		return failure{fasthttp.StatusGatewayTimeout, "backend connect timed out", balancer.ClassTimeout}
-	case errors.As(err, &dialErr):
+	case isDialError(err):
 		return failure{fasthttp.StatusBadGateway, "backend connection failed", balancer.ClassConnect}
 	case isTimeout(err):
 		return failure{fasthttp.StatusGatewayTimeout, "backend timed out", balancer.ClassTimeout}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -35,7 +36,8 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 
 	route, err := p.router.Load().Lookup(res.Tenant, res.Component)
 	if err != nil {
-		p.fail(ctx, err, routeErrorBody(err, res))
+		// Copies keep res, and with it the tenant ID buffer, on the stack.
+		p.fail(ctx, err, routeErrorBody(err, string(res.Tenant), strings.Clone(res.Component)))
 		return
 	}
 
@@ -47,11 +49,11 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 
 // routeErrorBody names the tenant, or the tenant and component, that has no
 // route. Both are validated names, so they are safe to echo.
-func routeErrorBody(err error, res tenant.Result) string {
+func routeErrorBody(err error, tenantID, component string) string {
 	if errors.Is(err, balancer.ErrUnknownTenant) {
-		return fmt.Sprintf("unknown tenant %q", res.Tenant)
+		return fmt.Sprintf("unknown tenant %q", tenantID)
 	}
-	return fmt.Sprintf("tenant %q has no component %q", res.Tenant, res.Component)
+	return fmt.Sprintf("tenant %q has no component %q", tenantID, component)
 }
 
 // checkFraming rejects what fasthttp accepts but a proxy must not forward:
@@ -122,8 +124,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 		tried |= 1 << idx
 
 		err = p.roundTrip(req, &ctx.Response, &route.Targets[idx], shard, requestBytes(ctx))
-		var dialErr *dialError
-		if err == nil || !errors.As(err, &dialErr) {
+		if err == nil || !isDialError(err) {
 			break
 		}
 	}
@@ -208,8 +209,7 @@ func (p *Proxy) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, target
 // isBackendFailure reports whether err says the backend is unreachable or
 // hung, as opposed to a problem of this one request.
 func isBackendFailure(err error) bool {
-	var dialErr *dialError
-	return errors.As(err, &dialErr) || isTimeout(err)
+	return isDialError(err) || isTimeout(err)
 }
 
 // fail answers the client with the status that classify assigns to err and
@@ -272,10 +272,13 @@ func (p *Proxy) logFailure(route *balancer.Route, err error, f failure) {
 func requestPath(uri []byte) []byte {
 	start, end := pathBounds(uri)
 	if start == end {
-		return []byte("/")
+		return rootPath
 	}
 	return uri[start:end]
 }
+
+// rootPath is the path of a target without one; it is never written to.
+var rootPath = []byte("/")
 
 // pathBounds returns where the path of a request target starts and ends.
 func pathBounds(uri []byte) (start, end int) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"iter"
 	"net/netip"
 	"sync/atomic"
 
@@ -41,7 +40,7 @@ type fieldSet interface {
 	PeekAll(key string) [][]byte
 	Del(key string)
 	DelBytes(key []byte)
-	All() iter.Seq2[[]byte, []byte]
+	PeekKeys() [][]byte
 }
 
 // stripHopByHop removes the Connection field, every field that it names and
@@ -104,7 +103,9 @@ func isProtectedField(name []byte) bool {
 // hasHopByHop scans the fields once, so that the common request without any
 // hop-by-hop field costs one pass instead of one lookup per name.
 func hasHopByHop[H fieldSet](h H) bool {
-	for key := range h.All() {
+	// PeekKeys reuses a buffer of the header; the All iterator would
+	// allocate its closures on every request.
+	for _, key := range h.PeekKeys() {
 		for _, name := range hopByHop {
 			if bytes.EqualFold(key, []byte(name)) {
 				return true

@@ -20,6 +20,19 @@ type dialError struct {
 func (e *dialError) Error() string { return "connecting to backend " + e.addr + ": " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
+// isDialError reports whether err wraps a dialError. It walks the chain
+// itself because errors.As would move its target to the heap on every
+// request that calls it.
+func isDialError(err error) bool {
+	for err != nil {
+		if _, ok := err.(*dialError); ok {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
+}
+
 // newTransport builds the keep-alive pool for one backend address. The
 // balancer's Pool calls it once per backend and keeps the result for as long
 // as some table references that backend.

@@ -8,8 +8,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// wsIdleTimeout closes a WebSocket connection that receives no message for
-// this long.
+// wsIdleTimeout is the time without a message after which a WebSocket
+// connection is closed.
 const wsIdleTimeout = 2 * time.Minute
 
 // wsMaxMessage is the largest WebSocket message echoed, in bytes.
@@ -38,7 +38,7 @@ func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
 func (s *Server) echoMessages(conn *websocket.Conn) {
 	conn.SetReadLimit(wsMaxMessage)
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(wsIdleTimeout)); err != nil {
+		if !s.armReadDeadline(conn) {
 			return
 		}
 		kind, msg, err := conn.ReadMessage()
@@ -56,6 +56,18 @@ func (s *Server) echoMessages(conn *websocket.Conn) {
 			return
 		}
 	}
+}
+
+// armReadDeadline sets the idle deadline for the next message. It returns
+// false once the server is shutting down. Holding the lock keeps it from
+// overwriting the expired deadline that closeWebSockets sets.
+func (s *Server) armReadDeadline(conn *websocket.Conn) bool {
+	s.wsMu.Lock()
+	defer s.wsMu.Unlock()
+	if s.closing {
+		return false
+	}
+	return conn.SetReadDeadline(time.Now().Add(wsIdleTimeout)) == nil
 }
 
 func isNormalClose(err error) bool {
@@ -84,23 +96,22 @@ func (s *Server) untrackWebSocket(conn *websocket.Conn) {
 	delete(s.wsConns, conn)
 }
 
-// closeWebSockets sends a close frame on every WebSocket connection and
-// closes it. fasthttp's shutdown does not wait for hijacked connections, so
-// without this they would outlive the server.
+// closeWebSockets sends a close frame on every WebSocket connection and ends
+// its echo loop with an expired read deadline, after which fasthttp closes the
+// socket. fasthttp's own shutdown does not wait for hijacked connections.
+// The lock is held throughout because fasthttp reuses a connection once its
+// handler returns, and the handler cannot return before untrackWebSocket
+// gets the lock.
 func (s *Server) closeWebSockets() {
 	s.wsMu.Lock()
+	defer s.wsMu.Unlock()
 	s.closing = true
-	conns := make([]*websocket.Conn, 0, len(s.wsConns))
-	for conn := range s.wsConns {
-		conns = append(conns, conn)
-	}
-	s.wsMu.Unlock()
 
-	for _, conn := range conns {
+	now := time.Now()
+	for conn := range s.wsConns {
 		// WriteControl may run concurrently with the echo loop's writes.
 		_ = conn.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server is shutting down"),
-			time.Now().Add(time.Second))
-		_ = conn.Close()
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server is shutting down"), now.Add(time.Second))
+		_ = conn.SetReadDeadline(now)
 	}
 }

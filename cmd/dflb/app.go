@@ -92,7 +92,7 @@ func newApp(configPath, dataDir string, logger *slog.Logger) (*app, error) {
 }
 
 // publish builds the table for cfg's instances, swaps it in and then
-// releases the backends that the old table alone used.
+// releases the backends and statistics that the old table alone used.
 func (a *app) publish(cfg *config.Config) error {
 	specs := make([]balancer.InstanceSpec, 0, len(cfg.Instances))
 	for _, inst := range cfg.Instances {
@@ -104,6 +104,7 @@ func (a *app) publish(cfg *config.Config) error {
 	}
 	a.router.Store(table)
 	a.pool.Prune(table)
+	a.stats.Retain(table)
 	return nil
 }
 

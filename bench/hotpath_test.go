@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dflb/dflb/balancer"
+	"github.com/dflb/dflb/tenant"
+)
+
+// hotPath is the per-request work that precedes and follows forwarding:
+// tenant extraction, table lookup, backend choice and counting.
+type hotPath struct {
+	extractor *tenant.Extractor
+	router    *balancer.Router
+	headers   []*fasthttp.RequestHeader
+}
+
+func newHotPath(tb testing.TB, tenants int) *hotPath {
+	tb.Helper()
+	extractor, err := tenant.New(tenant.Config{
+		Rules: []tenant.Rule{
+			{Host: "{tenant}.apps.localhost"},
+			{Path: "/t/{tenant}/", Strip: true},
+			{Header: "X-Tenant-ID"},
+		},
+		Components: []string{"app"},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+
+	ids := make([]string, tenants)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("t%04d", i)
+	}
+	pool := balancer.NewPool(nil, balancer.HealthConfig{Failures: 3, Cooloff: time.Second}, nil)
+	table, err := pool.Build([]balancer.InstanceSpec{
+		{ID: "i1", Components: map[string]string{"app": "127.0.0.1:9001"}, Tenants: ids},
+		{ID: "i2", Components: map[string]string{"app": "127.0.0.1:9002"}, Tenants: ids},
+	}, balancer.NewStats())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	router := &balancer.Router{}
+	router.Store(table)
+
+	h := &hotPath{extractor: extractor, router: router}
+	for _, id := range ids {
+		header := &fasthttp.RequestHeader{}
+		header.SetHost(id + ".apps.localhost:8080")
+		header.SetRequestURI("/api/items?page=2")
+		h.headers = append(h.headers, header)
+	}
+	return h
+}
+
+// serve runs the hot path for one request and returns false if it found no
+// backend.
+func (h *hotPath) serve(header *fasthttp.RequestHeader, shard uint64) bool {
+	var buf [tenant.MaxIDLen]byte
+	uri := header.RequestURI()
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	res, err := h.extractor.Extract(header.Host(), uri, header, &buf)
+	if err != nil {
+		return false
+	}
+	route, err := h.router.Load().Lookup(res.Tenant, res.Component)
+	if err != nil {
+		return false
+	}
+	idx, ok := route.Pick(balancer.LeastInflight, 0, 0)
+	if !ok {
+		return false
+	}
+	target := &route.Targets[idx]
+	route.Stats.Start(shard)
+	target.Stats.Start(shard)
+	target.Stats.Done(shard, balancer.ClassOK, 0, 1024, time.Millisecond)
+	route.Stats.Done(shard, balancer.ClassOK, 0, 1024, time.Millisecond)
+	return true
+}
+
+func TestHotPathAllocatesNothing(t *testing.T) {
+	h := newHotPath(t, 1000)
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		if !h.serve(h.headers[i%len(h.headers)], uint64(i)) {
+			t.Fatal("hot path found no backend")
+		}
+		i++
+	})
+	if allocs != 0 {
+		t.Fatalf("hot path allocates %.1f times per request, want 0", allocs)
+	}
+}
+
+// BenchmarkHotPath measures extract, lookup, pick and count for 1,000
+// tenants, from as many goroutines as GOMAXPROCS.
+func BenchmarkHotPath(b *testing.B) {
+	h := newHotPath(b, 1000)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if !h.serve(h.headers[i%len(h.headers)], uint64(i)) {
+				b.Fatal("hot path found no backend")
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkHotPathSerial is the same work on one goroutine: the cost one
+// request pays, without contention.
+func BenchmarkHotPathSerial(b *testing.B) {
+	h := newHotPath(b, 1000)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if !h.serve(h.headers[i%len(h.headers)], uint64(i)) {
+			b.Fatal("hot path found no backend")
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a log sink that tests read while the app writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func configText(backend string, tenants string) string {
+	return fmt.Sprintf(`listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.2:0
+  token_env: DFLB_TEST_ADMIN_TOKEN
+instances:
+  - id: i1
+    components: {app: %s}
+    tenants: [%s]
+`, backend, tenants)
+}
+
+func getTenant(t *testing.T, addr, tenant string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	require.NoError(t, err)
+	req.Host = tenant + ".apps.localhost"
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func TestReloadInvalidKeepsRoutes(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer backend.Close()
+	backendAddr := backend.Listener.Addr().String()
+
+	path := filepath.Join(t.TempDir(), "dflb.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(configText(backendAddr, "acme")), 0o600))
+	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-token")
+
+	logs := &syncBuffer{}
+	a, err := newApp(path, t.TempDir(), slog.New(slog.NewTextHandler(logs, nil)))
+	require.NoError(t, err)
+	addr := a.proxyLn.Addr().String()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	reload := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, reload) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+
+	require.Equal(t, http.StatusOK, getTenant(t, addr, "acme"))
+
+	// Line 9 holds the misspelt key.
+	invalid := configText(backendAddr, "acme, globex") + "    tenats: [initech]\n"
+	require.NoError(t, os.WriteFile(path, []byte(invalid), 0o600))
+	reload <- os.Interrupt
+	require.Eventually(t, func() bool { return bytes.Contains([]byte(logs.String()), []byte("reload rejected")) },
+		5*time.Second, 10*time.Millisecond)
+	assert.Contains(t, logs.String(), "dflb.yaml:9")
+	assert.Contains(t, logs.String(), "tenats")
+	assert.Equal(t, http.StatusOK, getTenant(t, addr, "acme"), "the old routes must keep serving")
+	assert.Equal(t, http.StatusNotFound, getTenant(t, addr, "globex"), "nothing of the invalid file may apply")
+
+	require.NoError(t, os.WriteFile(path, []byte(configText(backendAddr, "acme, globex")), 0o600))
+	reload <- os.Interrupt
+	require.Eventually(t, func() bool { return getTenant(t, addr, "globex") == http.StatusOK },
+		5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, http.StatusOK, getTenant(t, addr, "acme"))
+}
+
+func TestAdminTokenGeneratedOnce(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DFLB_TEST_UNSET_TOKEN", "")
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+
+	first, err := adminToken("DFLB_TEST_UNSET_TOKEN", dir, logger)
+	require.NoError(t, err)
+	assert.Len(t, first, 48)
+	info, err := os.Stat(filepath.Join(dir, "admin.token"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	second, err := adminToken("DFLB_TEST_UNSET_TOKEN", dir, logger)
+	require.NoError(t, err)
+	assert.Equal(t, first, second)
+	assert.NotContains(t, logs.String(), first, "the token must never be logged")
+}
+
+func TestStartFailsOnBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+
+	text := fmt.Sprintf("listen: %s\nadmin: {listen: 127.0.0.2:0, token_env: DFLB_TEST_ADMIN_TOKEN}\n", busy.Addr())
+	path := filepath.Join(t.TempDir(), "dflb.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-token")
+
+	_, err = newApp(path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), busy.Addr().String())
+}
