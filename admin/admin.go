@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 )
@@ -47,7 +48,8 @@ func New(token string, healthy func() error, logger *slog.Logger) (*Server, erro
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		// A CPU profile or trace streams for as long as its seconds parameter.
+		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
@@ -68,6 +70,16 @@ func (s *Server) HandleMetrics(writers ...func(io.Writer)) {
 			write(w)
 		}
 	}))
+}
+
+// HandleProfiling registers Go's profiling endpoints under /debug/pprof/,
+// behind the same token, for finding what costs CPU in production.
+func (s *Server) HandleProfiling() {
+	s.Handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
+	s.Handle("GET /debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline))
+	s.Handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	s.Handle("GET /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
+	s.Handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
 }
 
 // Handler returns the routed handler, for tests that need no listener.

@@ -69,3 +69,18 @@ func TestEmptyTokenRejected(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "empty token")
 }
+
+func TestProfilingRequiresToken(t *testing.T) {
+	s, err := New("s3cret-token", nil, nil)
+	require.NoError(t, err)
+	s.HandleProfiling()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+
+	status, _ := get(t, ts.URL+"/debug/pprof/", "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	status, body := get(t, ts.URL+"/debug/pprof/", "s3cret-token")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "goroutine")
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -12,6 +13,38 @@ type Measurement struct {
 	Scenario string
 	Target   string
 	Result   WrkResult
+}
+
+// Median combines the runs of one target: the median req/s, p50 and p99,
+// each taken on its own, and the sums of requests and errors, so that a
+// failed request in any round still shows.
+func Median(runs []WrkResult) WrkResult {
+	if len(runs) == 0 {
+		return WrkResult{}
+	}
+	median := func(value func(WrkResult) float64) float64 {
+		values := make([]float64, len(runs))
+		for i, r := range runs {
+			values[i] = value(r)
+		}
+		slices.Sort(values)
+		return values[len(values)/2]
+	}
+
+	out := WrkResult{
+		RPS: median(func(r WrkResult) float64 { return r.RPS }),
+		P50: time.Duration(median(func(r WrkResult) float64 { return float64(r.P50) })),
+		P99: time.Duration(median(func(r WrkResult) float64 { return float64(r.P99) })),
+	}
+	for _, r := range runs {
+		out.Requests += r.Requests
+		out.Non2xx3xx += r.Non2xx3xx
+		out.Socket.Connect += r.Socket.Connect
+		out.Socket.Read += r.Socket.Read
+		out.Socket.Write += r.Socket.Write
+		out.Socket.Timeout += r.Socket.Timeout
+	}
+	return out
 }
 
 // WriteTable writes one scenario's results as an aligned table.

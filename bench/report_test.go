@@ -55,3 +55,18 @@ func TestWriteErrorsLoud(t *testing.T) {
 	assert.Contains(t, b.String(), "!!! ERRORS")
 	assert.Contains(t, b.String(), "against dflb: 3 of 1000 requests failed")
 }
+
+func TestMedianOfRounds(t *testing.T) {
+	runs := []WrkResult{
+		{Requests: 100, RPS: 30, P50: 3, P99: 9, Non2xx3xx: 1},
+		{Requests: 200, RPS: 10, P50: 1, P99: 30},
+		{Requests: 300, RPS: 20, P50: 2, P99: 10, Socket: SocketErrors{Read: 2}},
+	}
+	got := Median(runs)
+	if got.RPS != 20 || got.P50 != 2 || got.P99 != 10 {
+		t.Fatalf("median = %v req/s, p50 %v, p99 %v; want 20, 2, 10", got.RPS, got.P50, got.P99)
+	}
+	if got.Requests != 600 || got.Errors() != 3 {
+		t.Fatalf("sums = %d requests, %d errors; want 600 and 3", got.Requests, got.Errors())
+	}
+}

@@ -21,14 +21,18 @@ type Options struct {
 	Component string // path of the sample component binary
 	// Build builds a missing DFLB or Component binary with `go build` from
 	// ./cmd/dflb or ./cmd/component, relative to the working directory.
-	Build        bool
-	Nginx        string   // nginx binary; empty looks in PATH, then /usr/sbin/nginx
-	Wrk          string   // wrk binary; empty looks in PATH
-	Targets      []string // subset of direct, nginx, dflb
-	Duration     time.Duration
-	Warmup       time.Duration // unmeasured wrk run before each measured one; 0 skips it
-	Threads      int
-	Connections  int
+	Build       bool
+	Nginx       string   // nginx binary; empty looks in PATH, then /usr/sbin/nginx
+	Wrk         string   // wrk binary; empty looks in PATH
+	Targets     []string // subset of direct, nginx, dflb
+	Duration    time.Duration
+	Warmup      time.Duration // unmeasured wrk run before each measured one; 0 skips it
+	Threads     int
+	Connections int
+	// Rounds repeats every scenario this many times, the targets taking
+	// turns, and reports each target's median. On a shared 2-core machine
+	// one run can differ from the next by 10 % or more.
+	Rounds       int
 	Deadline     time.Duration // for the whole run
 	StartTimeout time.Duration // for each server to pass its readiness probes
 	Keep         bool          // keep the temp dir with configs and logs
@@ -61,6 +65,7 @@ func Run(ctx context.Context, opts Options, out io.Writer, logger *slog.Logger) 
 	defer cancel()
 
 	fmt.Fprint(out, DescribeMachine(ctx, h.nginx, h.wrk).String())
+	fmt.Fprintf(out, "rounds:  %d per scenario, targets taking turns; each figure is the median\n", opts.Rounds)
 
 	if err := checkPortsFree(h.addresses()...); err != nil {
 		return err
@@ -87,11 +92,13 @@ func (o Options) validate() error {
 		return fmt.Errorf("invalid warmup %s: use 0 to skip the warmup", o.Warmup)
 	case o.Threads < 1 || o.Connections < o.Threads:
 		return fmt.Errorf("invalid wrk load of %d threads and %d connections: need at least 1 thread and one connection per thread", o.Threads, o.Connections)
+	case o.Rounds < 1:
+		return fmt.Errorf("invalid rounds %d: need at least 1", o.Rounds)
 	case o.StartTimeout <= 0:
 		return fmt.Errorf("invalid start timeout %s: need a positive duration", o.StartTimeout)
 	}
 
-	runs := time.Duration(2 * len(o.Targets))
+	runs := time.Duration(2 * len(o.Targets) * o.Rounds)
 	needed := runs*(o.Warmup+o.Duration) + 3*o.StartTimeout
 	if o.Deadline < needed {
 		return fmt.Errorf("deadline %s is shorter than the %s that %d wrk runs and server starts may take: raise -deadline", o.Deadline, needed, runs)
@@ -172,13 +179,19 @@ func (h *harness) measureAll(ctx context.Context) error {
 	var all []Measurement
 	var ratios []string
 	for _, sc := range h.scenarios() {
+		rounds := make(map[string][]WrkResult, len(h.opts.Targets))
+		for range h.opts.Rounds {
+			for _, target := range h.opts.Targets {
+				result, err := h.measure(ctx, sc, target)
+				if err != nil {
+					return err
+				}
+				rounds[target] = append(rounds[target], result)
+			}
+		}
 		var ms []Measurement
 		for _, target := range h.opts.Targets {
-			result, err := h.measure(ctx, sc, target)
-			if err != nil {
-				return err
-			}
-			ms = append(ms, Measurement{Scenario: sc.name, Target: target, Result: result})
+			ms = append(ms, Measurement{Scenario: sc.name, Target: target, Result: Median(rounds[target])})
 		}
 		if err := WriteTable(h.out, sc.name, ms); err != nil {
 			return err

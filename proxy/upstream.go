@@ -53,6 +53,7 @@ func (p *Proxy) newTransport(addr string) any {
 		MaxConns:            p.opts.MaxConnsPerBackend,
 		MaxConnWaitTimeout:  p.opts.ConnectTimeout,
 		MaxIdleConnDuration: p.opts.UpstreamIdleTimeout,
+		ConnPoolStrategy:    fasthttp.LIFO,
 		ReadBufferSize:      upstreamReadBufferSize,
 
 		// One extra attempt on the same backend, only for a pooled connection

@@ -84,6 +84,7 @@ func newApp(configPath, dataDir string, logger *slog.Logger) (*app, error) {
 	}
 	a.admin.HandleMetrics(a.stats.WritePrometheus, a.pool.WritePrometheus, a.proxy.WritePrometheus,
 		func(w io.Writer) { metrics.WriteProcessMetrics(w) })
+	a.admin.HandleProfiling()
 
 	if err := a.listen(); err != nil {
 		return nil, err
