@@ -11,6 +11,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/dflb ./cmd/dflb
 	$(GO) build -o $(BIN)/component ./cmd/component
+	$(GO) build -o $(BIN)/dfm ./cmd/dfm
 	$(GO) build -o $(BIN)/dflb-bench ./cmd/dflb-bench
 
 # Start DFLB on 127.0.0.1:8080 in front of two local sample instances.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dflb/dflb/internal/strictyaml"
 	"github.com/dflb/dflb/tenant"
 )
 
@@ -36,7 +37,7 @@ type Config struct {
 	// Instances are the statically configured instances. Default: none.
 	Instances []Instance
 
-	origin *origin // lines of the parsed values for error messages, or nil when not parsed
+	origin *strictyaml.Lines // lines of the parsed values for error messages, or nil when not parsed
 }
 
 // Admin configures the admin listener, which serves /metrics and /healthz.

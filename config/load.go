@@ -1,14 +1,10 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/dflb/dflb/internal/strictyaml"
 )
 
 // Load reads and parses the configuration file at path. See Parse.
@@ -26,57 +22,37 @@ func Load(path string) (*Config, error) {
 // The returned error joins every problem found. Each one names the file, the
 // line and the key, as in `dflb.yaml:12: unknown key "listne" in proxy`.
 func Parse(data []byte, name string) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	err := dec.Decode(&doc)
-	if errors.Is(err, io.EOF) {
+	root, err := strictyaml.ReadDocument(data, name)
+	if err != nil {
+		return nil, err
+	}
+	if root == nil {
 		// The file has no document, only comments or nothing at all.
 		return Default(), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
-	default:
-		return nil, fmt.Errorf("%s:%d: a second YAML document starts here; put the whole configuration in one document", name, extra.Line)
 	}
 
 	c := Default()
 	c.Routing.DefaultComponent = ""
-	d := &decoder{file: name, lines: map[string]int{}}
-	if len(doc.Content) == 1 && !isNull(doc.Content[0]) {
-		d.config(doc.Content[0], c)
-	}
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
+	d := &decoder{strictyaml.NewDecoder(name)}
+	d.config(root, c)
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 
 	c.fillDerivedDefaults()
-	c.origin = &origin{file: name, lines: d.lines}
+	lines := d.Lines()
+	c.origin = &lines
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// origin maps the key path of each parsed value, such as "proxy.balance" or
-// "instances[1].tenants[0]", to its line in the file.
-type origin struct {
-	file  string
-	lines map[string]int
-}
-
 // errorf formats an error about the value at path. It starts with file:line
 // when the value was parsed from a file.
 func (c *Config) errorf(path, format string, args ...any) error {
 	if c.origin != nil {
-		if line := c.origin.lineOf(path); line > 0 {
-			return fmt.Errorf("%s:%d: %s: "+format, append([]any{c.origin.file, line, path}, args...)...)
-		}
+		return c.origin.Errorf(path, format, args...)
 	}
 	return fmt.Errorf("%s: "+format, append([]any{path}, args...)...)
 }
@@ -85,25 +61,7 @@ func (c *Config) errorf(path, format string, args ...any) error {
 // messages that point at a second value.
 func (c *Config) describe(path string) string {
 	if c.origin != nil {
-		if line := c.origin.lineOf(path); line > 0 {
-			return fmt.Sprintf("%s (line %d)", path, line)
-		}
+		return c.origin.Describe(path)
 	}
 	return path
-}
-
-// lineOf returns the line of path, or of its nearest parent that has one,
-// or 0 when none is known.
-func (o *origin) lineOf(path string) int {
-	for path != "" {
-		if line, ok := o.lines[path]; ok {
-			return line
-		}
-		cut := max(strings.LastIndexByte(path, '.'), strings.LastIndexByte(path, '['))
-		if cut < 0 {
-			return 0
-		}
-		path = path[:cut]
-	}
-	return 0
 }
