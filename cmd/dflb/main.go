@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -28,11 +29,22 @@ func main() {
 		os.Exit(2)
 	}
 
+	// The proxy's live heap is small and its garbage is per request, so
+	// the default GOGC of 100 collects several times a second under load.
+	// A higher target trades a few MiB for fewer collections, which showed
+	// as a lower p99 in the benchmark. GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+
 	if err := run(*configPath, *dataDir, logger); err != nil {
 		logger.Error("exiting", "error", err)
 		os.Exit(1)
 	}
 }
+
+// defaultGCPercent is the GOGC value dflb uses when the environment sets none.
+const defaultGCPercent = 400
 
 func run(configPath, dataDir string, logger *slog.Logger) error {
 	app, err := newApp(configPath, dataDir, logger)
