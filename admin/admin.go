@@ -61,6 +61,13 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.authenticate(h))
 }
 
+// HandleSelfAuthenticated registers an endpoint that checks credentials of
+// its own, such as DFM's notifications signed with the DFM secret, so the
+// admin token is not asked for.
+func (s *Server) HandleSelfAuthenticated(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
 // HandleMetrics registers GET /metrics, which concatenates the writers'
 // output in order.
 func (s *Server) HandleMetrics(writers ...func(io.Writer)) {

@@ -36,6 +36,8 @@ type Config struct {
 	Components []string
 	// Instances are the statically configured instances. Default: none.
 	Instances []Instance
+	// Provider selects where instances come from. Default: static.
+	Provider Provider
 
 	origin *strictyaml.Lines // lines of the parsed values for error messages, or nil when not parsed
 }
@@ -165,6 +167,7 @@ func Default() *Config {
 			},
 		},
 		Components: []string{"app"},
+		Provider:   defaultProvider(),
 	}
 	c.fillDerivedDefaults()
 	return c

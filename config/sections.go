@@ -17,6 +17,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		field{"routing", func(path string, n *yaml.Node) { d.routing(path, n, &c.Routing) }},
 		field{"components", d.StringList(&c.Components)},
 		field{"instances", func(path string, n *yaml.Node) { d.instances(path, n, &c.Instances) }},
+		field{"provider", func(path string, n *yaml.Node) { d.provider(path, n, &c.Provider) }},
 	)
 }
 

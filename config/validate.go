@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateProxy()...)
 	errs = append(errs, c.validateComponents()...)
 	errs = append(errs, c.validateRouting()...)
+	errs = append(errs, c.validateProvider()...)
 	errs = append(errs, c.validateInstances()...)
 
 	if len(errs) == 0 {
@@ -172,6 +173,12 @@ func (c *Config) validateInstances() []error {
 }
 
 func (c *Config) validateInstanceComponents(path string, inst Instance) []error {
+	if c.Provider.Kind == ProviderLocal {
+		if len(inst.Components) > 0 {
+			return []error{c.errorf(path+".components", "instance %q lists component addresses, but the local provider assigns them; remove components or use provider kind %s", inst.ID, ProviderStatic)}
+		}
+		return nil
+	}
 	if len(inst.Components) == 0 {
 		return []error{c.errorf(path+".components", "instance %q has no components; map at least one component to its host:port", inst.ID)}
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/dflb/dflb/admin"
 	"github.com/dflb/dflb/balancer"
 	"github.com/dflb/dflb/config"
+	"github.com/dflb/dflb/controlplane"
 	"github.com/dflb/dflb/proxy"
 	"github.com/dflb/dflb/tenant"
 )
@@ -36,13 +38,18 @@ type app struct {
 	proxy  *proxy.Proxy
 	admin  *admin.Server
 
+	instances     *instances
+	notifications *controlplane.NotificationHandler
+	dfmSecret     string
+
 	proxyLn net.Listener
 	adminLn net.Listener
 }
 
-// newApp loads the configuration, builds the first routing table and opens
-// both listeners, so that every configuration error surfaces before serving.
-func newApp(configPath, dataDir string, logger *slog.Logger) (*app, error) {
+// newApp loads the configuration, opens both listeners, brings the
+// instances up and builds the first routing table, so that every
+// configuration error surfaces before serving.
+func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger) (*app, error) {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return nil, err
@@ -69,36 +76,61 @@ func newApp(configPath, dataDir string, logger *slog.Logger) (*app, error) {
 	}
 	health := balancer.HealthConfig{Failures: cfg.Proxy.PassiveFailures, Cooloff: cfg.Proxy.PassiveCooloff}
 	a.pool = balancer.NewPool(a.proxy.NewTransport, health, proxy.CloseTransport)
-	if err := a.publish(cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", configPath, err)
-	}
 	a.window = balancer.NewWindow(a.stats, time.Second, 60)
 
-	token, err := adminToken(cfg.Admin.TokenEnv, dataDir, logger)
-	if err != nil {
+	if err := a.newAdmin(dataDir); err != nil {
 		return nil, err
 	}
-	a.admin, err = admin.New(token, a.ready, logger)
-	if err != nil {
+	if err := a.listen(); err != nil {
 		return nil, err
+	}
+
+	specs, err := a.instances.specs(ctx, cfg)
+	if err == nil {
+		err = a.publish(specs)
+	}
+	if err != nil {
+		a.closeListeners()
+		return nil, fmt.Errorf("%s: %w", configPath, err)
+	}
+	return a, nil
+}
+
+// newAdmin builds the admin listener's handlers and, through the shared
+// DFM secret, the instance provider whose DFMs post to it.
+func (a *app) newAdmin(dataDir string) error {
+	token, err := loadSecret(a.config.Admin.TokenEnv, dataDir, "admin.token", a.log)
+	if err != nil {
+		return err
+	}
+	a.admin, err = admin.New(token, a.ready, a.log)
+	if err != nil {
+		return err
 	}
 	a.admin.HandleMetrics(a.stats.WritePrometheus, a.pool.WritePrometheus, a.proxy.WritePrometheus,
 		func(w io.Writer) { metrics.WriteProcessMetrics(w) })
 	a.admin.HandleProfiling()
 
-	if err := a.listen(); err != nil {
-		return nil, err
+	a.dfmSecret, err = loadSecret(a.config.Provider.SecretEnv, dataDir, "dfm.secret", a.log)
+	if err != nil {
+		return err
 	}
-	return a, nil
+	a.notifications, err = controlplane.NewNotificationHandler(a.dfmSecret, a.log)
+	if err != nil {
+		return err
+	}
+	a.admin.HandleSelfAuthenticated("POST "+controlplane.NotificationsPath, a.notifications)
+	return nil
 }
 
-// publish builds the table for cfg's instances, swaps it in and then
-// releases the backends and statistics that the old table alone used.
-func (a *app) publish(cfg *config.Config) error {
-	specs := make([]balancer.InstanceSpec, 0, len(cfg.Instances))
-	for _, inst := range cfg.Instances {
-		specs = append(specs, balancer.InstanceSpec{ID: inst.ID, Components: inst.Components, Tenants: inst.Tenants})
-	}
+func (a *app) closeListeners() {
+	a.proxyLn.Close()
+	a.adminLn.Close()
+}
+
+// publish builds the table for specs, swaps it in and then releases the
+// backends and statistics that the old table alone used.
+func (a *app) publish(specs []balancer.InstanceSpec) error {
 	table, err := a.pool.Build(specs, a.stats)
 	if err != nil {
 		return fmt.Errorf("building routing table: %w", err)
@@ -129,6 +161,12 @@ func (a *app) listen() error {
 		a.proxyLn.Close()
 		return fmt.Errorf("opening admin listener %s: %w (change admin.listen in %s or stop what uses it)", a.config.Admin.Listen, err, a.configPath)
 	}
+
+	a.instances, err = newInstances(a.config, notifyURL(a.adminLn), a.dfmSecret, a.log)
+	if err != nil {
+		a.closeListeners()
+		return err
+	}
 	return nil
 }
 
@@ -151,7 +189,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-reload:
-			a.reload()
+			a.reload(ctx)
 		case serveErr = <-errs:
 			break loop
 		}
@@ -168,7 +206,7 @@ loop:
 
 // reload applies the configuration file again. An invalid file changes
 // nothing: the error is logged and the current table keeps serving.
-func (a *app) reload() {
+func (a *app) reload(ctx context.Context) {
 	cfg, err := config.Load(a.configPath)
 	if err != nil {
 		a.log.Error("reload rejected, keeping the current configuration", "error", err)
@@ -179,11 +217,15 @@ func (a *app) reload() {
 		a.log.Error("reload rejected, keeping the current configuration", "file", a.configPath, "error", err)
 		return
 	}
-	if err := a.publish(cfg); err != nil {
-		a.log.Error("reload rejected, keeping the current configuration", "file", a.configPath, "error", err)
+	if !reflect.DeepEqual(a.config.Provider, cfg.Provider) {
+		a.log.Error("reload rejected, keeping the current configuration: the provider section changed; restart dflb to apply it", "file", a.configPath)
 		return
 	}
 	a.proxy.SetExtractor(extractor)
+	if err := a.instances.change(ctx, a.config, cfg, a.publish); err != nil {
+		a.log.Error("reload failed; routes stay as they were unless the log above says they switched", "file", a.configPath, "error", err)
+		return
+	}
 
 	if changed := restartOnlyChanges(a.config, cfg); len(changed) > 0 {
 		a.log.Warn("reload applied routes only; restart to apply the other changes", "changed", strings.Join(changed, ", "))
@@ -234,32 +276,32 @@ func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 	}, nil
 }
 
-// adminToken reads the admin bearer token from the environment variable
-// envName. Without one it generates a token and stores it, readable by the
-// owner only, in dataDir/admin.token, so that a first run is authenticated
-// too. The token itself is never logged.
-func adminToken(envName, dataDir string, logger *slog.Logger) (string, error) {
-	if token := os.Getenv(envName); token != "" {
-		return token, nil
+// loadSecret reads a secret from the environment variable envName.
+// Without one it generates a secret and stores it, readable by the owner
+// only, in dataDir/fileName, so that a first run is authenticated too and
+// later runs reuse it. The secret itself is never logged.
+func loadSecret(envName, dataDir, fileName string, logger *slog.Logger) (string, error) {
+	if secret := os.Getenv(envName); secret != "" {
+		return secret, nil
 	}
 
-	path := filepath.Join(dataDir, "admin.token")
+	path := filepath.Join(dataDir, fileName)
 	if data, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(data))) > 0 {
-		logger.Info("admin token read from file", "file", path, "env", envName)
+		logger.Info("secret read from file", "file", path, "env", envName)
 		return strings.TrimSpace(string(data)), nil
 	}
 
 	var raw [24]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("generating admin token: %w", err)
+		return "", fmt.Errorf("generating a secret for %s: %w", path, err)
 	}
-	token := hex.EncodeToString(raw[:])
+	secret := hex.EncodeToString(raw[:])
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return "", fmt.Errorf("creating data directory %s: %w", dataDir, err)
 	}
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("writing admin token to %s: %w", path, err)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing a secret to %s: %w", path, err)
 	}
-	logger.Info("admin token generated", "file", path, "env", envName)
-	return token, nil
+	logger.Info("secret generated", "file", path, "env", envName)
+	return secret, nil
 }

@@ -71,7 +71,7 @@ func TestReloadInvalidKeepsRoutes(t *testing.T) {
 	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-token")
 
 	logs := &syncBuffer{}
-	a, err := newApp(path, t.TempDir(), slog.New(slog.NewTextHandler(logs, nil)))
+	a, err := newApp(context.Background(), path, t.TempDir(), slog.New(slog.NewTextHandler(logs, nil)))
 	require.NoError(t, err)
 	addr := a.proxyLn.Addr().String()
 
@@ -104,20 +104,20 @@ func TestReloadInvalidKeepsRoutes(t *testing.T) {
 	assert.Equal(t, http.StatusOK, getTenant(t, addr, "acme"))
 }
 
-func TestAdminTokenGeneratedOnce(t *testing.T) {
+func TestSecretGeneratedOnce(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("DFLB_TEST_UNSET_TOKEN", "")
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 
-	first, err := adminToken("DFLB_TEST_UNSET_TOKEN", dir, logger)
+	first, err := loadSecret("DFLB_TEST_UNSET_TOKEN", dir, "admin.token", logger)
 	require.NoError(t, err)
 	assert.Len(t, first, 48)
 	info, err := os.Stat(filepath.Join(dir, "admin.token"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 
-	second, err := adminToken("DFLB_TEST_UNSET_TOKEN", dir, logger)
+	second, err := loadSecret("DFLB_TEST_UNSET_TOKEN", dir, "admin.token", logger)
 	require.NoError(t, err)
 	assert.Equal(t, first, second)
 	assert.NotContains(t, logs.String(), first, "the token must never be logged")
@@ -133,7 +133,7 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
 	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-token")
 
-	_, err = newApp(path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err = newApp(context.Background(), path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), busy.Addr().String())
 }

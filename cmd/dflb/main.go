@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/dflb/dflb/config"
 )
 
 func main() {
@@ -21,6 +23,7 @@ func main() {
 	dataDir := flag.String("data-dir", ".dflb", "directory for state files such as the generated admin token")
 	logFormat := flag.String("log-format", "text", "log format: text or json")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
+	down := flag.Bool("down", false, "delete every instance that the configured provider runs, then exit")
 	flag.Parse()
 
 	logger, err := newLogger(*logFormat, *logLevel)
@@ -37,7 +40,11 @@ func main() {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 
-	if err := run(*configPath, *dataDir, logger); err != nil {
+	command := run
+	if *down {
+		command = teardown
+	}
+	if err := command(*configPath, *dataDir, logger); err != nil {
 		logger.Error("exiting", "error", err)
 		os.Exit(1)
 	}
@@ -47,19 +54,35 @@ func main() {
 const defaultGCPercent = 400
 
 func run(configPath, dataDir string, logger *slog.Logger) error {
-	app, err := newApp(configPath, dataDir, logger)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	app, err := newApp(ctx, configPath, dataDir, logger)
 	if err != nil {
 		return err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP)
 	defer signal.Stop(reload)
 
 	return app.run(ctx, reload)
+}
+
+// teardown deletes the instances of the configured provider: for the local
+// provider, every DFM and component process and its state directory.
+func teardown(configPath, _ string, logger *slog.Logger) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	inst, err := newInstances(cfg, "", "", logger)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return inst.teardown(ctx)
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {
