@@ -49,9 +49,9 @@ func New(token string, healthy func() error, logger *slog.Logger) (*Server, erro
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// A CPU profile or trace streams for as long as its seconds parameter.
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		WriteTimeout: 5 * time.Minute,
+		IdleTimeout:  120 * time.Second,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil
 }
