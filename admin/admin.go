@@ -126,7 +126,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if !ok || subtle.ConstantTimeCompare([]byte(got), s.token) != 1 {
 			s.log.Warn("unauthorized admin request", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dflb"`)
-			http.Error(w, "missing or invalid bearer token", http.StatusUnauthorized)
+			http.Error(w, "missing or invalid bearer token: send Authorization: Bearer <token>, "+
+				"the token in the variable that admin.token_env names or in <data-dir>/admin.token", http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)

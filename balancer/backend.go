@@ -94,6 +94,17 @@ func (b *Backend) ReportSuccess() bool {
 	return b.downUntil.Swap(0) != 0
 }
 
+// MarkDown takes b out of rotation until until (unix nanoseconds), whatever
+// its failure count, because its instance reported the component down. It
+// returns true when b was up. ReportSuccess brings it back earlier.
+func (b *Backend) MarkDown(until int64) bool {
+	if until == 0 {
+		until = 1 // 0 means up
+	}
+	b.failures.Store(b.failureLimit)
+	return b.downUntil.Swap(until) == 0
+}
+
 // ReportFailure counts one consecutive failure at now (unix nanoseconds).
 // When the count reaches HealthConfig.Failures, b is marked down until
 // now + Cooloff. It returns true only for the failure that marked an up

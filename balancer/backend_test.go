@@ -86,3 +86,16 @@ func TestBackendInflight(t *testing.T) {
 	b.Release()
 	assert.Equal(t, int64(1), b.Inflight())
 }
+
+func TestBackendMarkDown(t *testing.T) {
+	b := &Backend{failureLimit: 3, cooloff: int64(time.Second)}
+
+	assert.True(t, b.MarkDown(100), "an up backend changes state")
+	assert.False(t, b.MarkDown(200), "a down backend does not change state again")
+	assert.True(t, b.Down())
+	assert.False(t, b.Available(150))
+	assert.True(t, b.Available(250), "the mark ends at its time")
+
+	assert.True(t, b.ReportSuccess(), "a success brings it back early")
+	assert.False(t, b.Down())
+}

@@ -197,7 +197,7 @@ func TestLoadMissingFile(t *testing.T) {
 
 	assert.Nil(t, c)
 	require.ErrorIs(t, err, os.ErrNotExist)
-	assert.Contains(t, err.Error(), "read config: open "+path)
+	assert.Contains(t, err.Error(), "configuration file "+path+" not found: pass -config")
 }
 
 func TestLoadNamesFileInErrors(t *testing.T) {

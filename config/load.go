@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/dflb/dflb/internal/strictyaml"
@@ -10,8 +12,11 @@ import (
 // Load reads and parses the configuration file at path. See Parse.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("configuration file %s not found: pass -config with its path, for example config/local.yaml: %w", path, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("reading configuration file %s: %w", path, err)
 	}
 	return Parse(data, path)
 }

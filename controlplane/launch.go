@@ -176,9 +176,7 @@ func (l *Launcher) Teardown(ctx context.Context) error {
 		wg.Go(func() {
 			if err := l.Provider.Delete(ctx, inst.ID); err != nil {
 				errs[i] = fmt.Errorf("deleting instance %s: %w", inst.ID, err)
-				return
 			}
-			l.logger().Info("instance deleted", "instance", inst.ID)
 		})
 	}
 	wg.Wait()

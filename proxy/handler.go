@@ -136,7 +136,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 		}
 	}
 	if err != nil {
-		f := p.fail(ctx, err, "")
+		f := p.fail(ctx, err, fmt.Sprintf("%s for tenant %q", classify(err).body, route.Tenant))
 		p.logFailure(route, err, f)
 		return f.class, 0, time.Since(start)
 	}

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Starts DFLB with config/local.yaml: DFLB creates two local instances, each
-# DFM supervising a sample component. Ctrl-C stops DFLB and deletes the
-# instances, which would otherwise outlive it.
+# DFM supervising a sample component. Ctrl-C deletes the instances, which
+# would otherwise outlive DFLB, and stops DFLB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 config=config/local.yaml
 stop() {
 	trap - INT TERM EXIT
+	# Delete the instances while DFLB still runs, so that each DFM can
+	# deliver its last notification and exit at once.
+	bin/dflb -config "$config" -data-dir .dflb -down || true
 	if [ -n "${dflb:-}" ]; then
 		kill -TERM "$dflb" 2>/dev/null || true
 		wait "$dflb" 2>/dev/null || true
 	fi
-	bin/dflb -config "$config" -down || true
+	exit 0
 }
 trap stop INT TERM EXIT
 
@@ -28,9 +31,9 @@ done
 cat <<'HELP'
 
 DFLB is listening on 127.0.0.1:8080. It created instance i1 (tenants acme,
-globex) and instance i2 (tenants initech, umbrella), each a DFM process
-supervising a sample component; their state and logs are in .dflb/instances.
-Try:
+globex) on 127.0.1.1 and instance i2 (tenants initech, umbrella) on
+127.0.1.2. Each is a DFM process supervising a sample component; their state
+and logs are in .dflb/instances. Try:
 
   curl -H 'Host: acme.apps.localhost' http://127.0.0.1:8080/
   curl http://127.0.0.1:8080/t/initech/hello
@@ -39,7 +42,11 @@ Try:
   curl -H "Authorization: Bearer $(cat .dflb/admin.token)" http://127.0.0.1:9090/metrics
   curl -H "Authorization: Bearer $(cat .dflb/dfm.secret)" http://127.0.1.1:7070/v1/status
 
-Kill a component (pkill -KILL -f 'component -instance i1') and DFM restarts
-it; DFLB logs DFM's notifications. Press Ctrl-C to stop everything.
+Crash i1's component and DFM restarts it, while DFLB keeps acme's requests
+off it until DFM reports it up again:
+
+  kill -KILL $(cat .dflb/instances/i1/components/app.pid)
+
+Press Ctrl-C to delete the instances and stop DFLB.
 HELP
 wait "$dflb"

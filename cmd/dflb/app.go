@@ -176,6 +176,11 @@ func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
 	defer stopWindow()
 	go a.window.Run(windowCtx)
 
+	notes, unsubscribe := a.notifications.Subscribe(256)
+	defer unsubscribe()
+	health := &controlplane.ComponentHealth{Pool: a.pool, Hold: a.config.Proxy.PassiveCooloff, Logger: a.log}
+	go health.Run(windowCtx, notes)
+
 	errs := make(chan error, 2)
 	go func() { errs <- a.proxy.Serve(a.proxyLn) }()
 	go func() { errs <- a.admin.Serve(a.adminLn) }()

@@ -15,6 +15,8 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/dflb/dflb/config"
 )
 
@@ -39,6 +41,8 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	// Prometheus needs the TYPE lines to read the latency histogram as one.
+	metrics.ExposeMetadata(true)
 
 	command := run
 	if *down {
