@@ -63,7 +63,7 @@ func (p *Pool) Build(instances []InstanceSpec, stats *Stats) (*Table, error) {
 	}
 
 	t := &Table{
-		tenants:  make(map[string]map[string]*Route),
+		tenants:  make(map[string][]*Route),
 		backends: make(map[*Backend]struct{}),
 		pairs:    make(map[Pair]struct{}),
 	}
@@ -90,16 +90,13 @@ func (p *Pool) Build(instances []InstanceSpec, stats *Stats) (*Table, error) {
 
 // route returns the route of tenant and component in t, creating it empty.
 func (t *Table) route(tenant, component string, stats *Stats) *Route {
-	components, ok := t.tenants[tenant]
-	if !ok {
-		components = make(map[string]*Route)
-		t.tenants[tenant] = components
+	for _, route := range t.tenants[tenant] {
+		if route.Component == component {
+			return route
+		}
 	}
-	route, ok := components[component]
-	if !ok {
-		route = &Route{Tenant: tenant, Component: component, Stats: stats.Tenant(tenant)}
-		components[component] = route
-	}
+	route := &Route{Tenant: tenant, Component: component, Stats: stats.Tenant(tenant)}
+	t.tenants[tenant] = append(t.tenants[tenant], route)
 	return route
 }
 

@@ -47,7 +47,9 @@ type Route struct {
 // Table is an immutable routing table built by Pool.Build. Its methods are
 // safe for concurrent use without locks.
 type Table struct {
-	tenants  map[string]map[string]*Route // tenant -> component -> route
+	// tenants maps a tenant to its routes, one per component. A tenant has
+	// few components, so a slice scan beats a second map lookup.
+	tenants  map[string][]*Route
 	backends map[*Backend]struct{}
 	pairs    map[Pair]struct{}
 }
@@ -62,15 +64,16 @@ func (t *Table) Lookup(tenant []byte, component string) (*Route, error) {
 		return nil, ErrUnknownTenant
 	}
 	// The compiler does not allocate for string(tenant) used as a map index.
-	components, ok := t.tenants[string(tenant)]
+	routes, ok := t.tenants[string(tenant)]
 	if !ok {
 		return nil, ErrUnknownTenant
 	}
-	route, ok := components[component]
-	if !ok {
-		return nil, ErrUnknownComponent
+	for _, route := range routes {
+		if route.Component == component {
+			return route, nil
+		}
 	}
-	return route, nil
+	return nil, ErrUnknownComponent
 }
 
 // Tenants returns the number of tenants in t.

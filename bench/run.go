@@ -30,7 +30,8 @@ type Options struct {
 	Threads     int
 	Connections int
 	// Rounds repeats every scenario this many times, the targets taking
-	// turns, and reports each target's median. On a shared 2-core machine
+	// turns in an order rotated by one each round, and reports each target's
+	// median. On a shared 2-core machine
 	// one run can differ from the next by 10 % or more.
 	Rounds       int
 	Deadline     time.Duration // for the whole run
@@ -180,8 +181,11 @@ func (h *harness) measureAll(ctx context.Context) error {
 	var ratios []string
 	for _, sc := range h.scenarios() {
 		rounds := make(map[string][]WrkResult, len(h.opts.Targets))
-		for range h.opts.Rounds {
-			for _, target := range h.opts.Targets {
+		for round := range h.opts.Rounds {
+			// Each round starts with the next target, so that no target
+			// always runs right after the same other one.
+			for i := range h.opts.Targets {
+				target := h.opts.Targets[(round+i)%len(h.opts.Targets)]
 				result, err := h.measure(ctx, sc, target)
 				if err != nil {
 					return err

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -26,6 +27,7 @@ func main() {
 	logFormat := flag.String("log-format", "text", "log format: text or json")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
 	down := flag.Bool("down", false, "delete every instance that the configured provider runs, then exit")
+	procsPerCPU := flag.Int("procs-per-cpu", defaultProcsPerCPU, "Go processors (GOMAXPROCS) per available CPU; the GOMAXPROCS variable overrides it")
 	flag.Parse()
 
 	logger, err := newLogger(*logFormat, *logLevel)
@@ -40,6 +42,10 @@ func main() {
 	// as a lower p99 in the benchmark. GOGC in the environment still wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if err := setProcs(*procsPerCPU); err != nil {
+		logger.Error("invalid flag", "error", err)
+		os.Exit(2)
 	}
 	// Prometheus needs the TYPE lines to read the latency histogram as one.
 	metrics.ExposeMetadata(true)
@@ -56,6 +62,28 @@ func main() {
 
 // defaultGCPercent is the GOGC value dflb uses when the environment sets none.
 const defaultGCPercent = 400
+
+// defaultProcsPerCPU oversubscribes Go's processors. On a machine shared
+// with other busy processes the kernel often preempts a thread that holds a
+// processor, and the goroutines queued on it wait; with more processors
+// than CPUs, other threads pick them up. In dflb-bench on 2 CPUs (median of
+// 3 rounds against NGINX in the same run) the p99 ratio fell from 1.4-1.75
+// with 1 per CPU to 1.1-1.3 with 2 and 0.9-1.07 with 4, at the same req/s.
+const defaultProcsPerCPU = 4
+
+// setProcs sets GOMAXPROCS to perCPU times the processors Go chose by
+// default (the CPUs available to the process, within its cgroup's limit),
+// unless the GOMAXPROCS variable is set.
+func setProcs(perCPU int) error {
+	if perCPU < 1 || perCPU > 64 {
+		return fmt.Errorf("-procs-per-cpu %d is outside 1..64", perCPU)
+	}
+	if os.Getenv("GOMAXPROCS") != "" {
+		return nil
+	}
+	runtime.GOMAXPROCS(perCPU * runtime.GOMAXPROCS(0))
+	return nil
+}
 
 func run(configPath, dataDir string, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
