@@ -16,7 +16,7 @@ import (
 	"github.com/dflb/dflb/provider"
 )
 
-// Plan is one instance that the configuration asks for: its ID, which is
+// Plan is one instance that the configuration requests: its ID, which is
 // also its provider name, the components it runs and the tenants they serve.
 type Plan struct {
 	ID         string

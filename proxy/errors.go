@@ -15,7 +15,7 @@ import (
 // body passes MaxBodyBytes.
 var errBodyTooLarge = errors.New("proxy: request body exceeds the configured maximum")
 
-// failure is how the proxy answers an error: the status, a short body for the
+// failure is how the proxy responds to an error: the status, a short body for the
 // client and the statistics class.
 type failure struct {
 	status int
@@ -23,7 +23,7 @@ type failure struct {
 	class  balancer.Class
 }
 
-// classify maps every error that can end a request to its answer. It is the
+// classify maps every error that can end a request to its response. It is the
 // only place where errors become status codes.
 func classify(err error) failure {
 	var netErr net.Error

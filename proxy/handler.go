@@ -19,7 +19,7 @@ import (
 )
 
 // handle serves one request: find the tenant, look up its route, forward,
-// count. Every early return answers the client with a short text body.
+// count. Every early return responds to the client with a short text body.
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	if err := p.checkFraming(ctx); err != nil {
 		p.fail(ctx, err, "")
@@ -96,7 +96,7 @@ func hasRawField(raw []byte, name string) bool {
 
 // forward rewrites the request for the backend, sends it to one of the
 // route's targets, retrying a failed connect on another target when the
-// method is idempotent, and leaves the backend's answer (or an error answer)
+// method is idempotent, and leaves the backend's response (or an error response)
 // in ctx.Response. It returns the outcome and the time since the request
 // arrived.
 //
@@ -167,9 +167,9 @@ func (p *Proxy) prepareRequest(ctx *fasthttp.RequestCtx, res tenant.Result, upgr
 	h.SetNoDefaultContentType(true)
 }
 
-// upstreamRequest returns the request to send. A body of unknown length
-// that is being streamed is wrapped in a limit; fasthttp offers no way to
-// wrap the stream of the server's own request, so such a request is copied.
+// upstreamRequest returns the request to send. A streamed body of unknown
+// length is wrapped in a limit. fasthttp offers no way to wrap the stream of
+// the server's own request, so such a request is copied.
 func (p *Proxy) upstreamRequest(ctx *fasthttp.RequestCtx) (*fasthttp.Request, func()) {
 	if !ctx.Request.IsBodyStream() || ctx.Request.Header.ContentLength() >= 0 {
 		return &ctx.Request, func() {}
@@ -214,14 +214,14 @@ func (p *Proxy) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, target
 	return elapsed, nil
 }
 
-// isBackendFailure reports whether err says the backend is unreachable or
+// isBackendFailure reports whether err means the backend is unreachable or
 // hung, as opposed to a problem of this one request.
 func isBackendFailure(err error) bool {
 	return isDialError(err) || isTimeout(err)
 }
 
-// fail answers the client with the status that classify assigns to err and
-// a one-line body; detail replaces the generic body when set.
+// fail responds to the client with the status that classify assigns to err
+// and a one-line body. detail replaces the generic body when set.
 func (p *Proxy) fail(ctx *fasthttp.RequestCtx, err error, detail string) failure {
 	f := classify(err)
 	if errors.Is(err, errAmbiguousFraming) {
@@ -241,7 +241,7 @@ func (p *Proxy) fail(ctx *fasthttp.RequestCtx, err error, detail string) failure
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
 	case fasthttp.StatusBadRequest, fasthttp.StatusRequestEntityTooLarge:
 		// The rest of the request may still be on the connection, and
-		// after a framing error it cannot be told from the next request.
+		// after a framing error it cannot be distinguished from the next request.
 		ctx.Response.SetConnectionClose()
 		discardBody(ctx)
 	}
@@ -251,8 +251,8 @@ func (p *Proxy) fail(ctx *fasthttp.RequestCtx, err error, detail string) failure
 
 // maxDiscard bounds how much of a rejected request body is read and thrown
 // away before the connection closes. Closing a socket with unread input makes
-// the kernel send a reset, and a client still writing its body would then
-// lose the response; past this size it does anyway.
+// the kernel send a reset, so a client still writing its body would lose
+// the response. Past this size that happens anyway.
 const maxDiscard = 8 << 20
 
 // discardBody reads and drops what is left of a streamed request body, up to

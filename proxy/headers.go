@@ -164,7 +164,7 @@ type requestIDs struct {
 
 func newRequestIDs() *requestIDs {
 	var raw [8]byte
-	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails on Linux since Go 1.24.
+	_, _ = rand.Read(raw[:]) // Since Go 1.24 Read crashes the program instead of returning an error.
 	ids := &requestIDs{}
 	hex.Encode(ids.prefix[:], raw[:])
 	return ids

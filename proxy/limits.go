@@ -37,7 +37,7 @@ func (l *limitedReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// handleParseError answers requests that fasthttp could not parse, with the
+// handleParseError responds to requests that fasthttp could not parse, with the
 // same short bodies as every other rejection.
 func (p *Proxy) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	status := fasthttp.StatusBadRequest
@@ -58,7 +58,7 @@ func (p *Proxy) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	p.rejected.add(status)
 }
 
-// rejectCounters counts requests that the proxy answered itself, by status.
+// rejectCounters counts requests that the proxy responded to itself, by status.
 // They are not per tenant: most have no valid tenant to count under.
 type rejectCounters struct {
 	byStatus [6]atomic.Uint64
@@ -100,7 +100,7 @@ func (l *logLimiter) allow(now time.Time) (bool, int64) {
 	return true, l.suppressed.Swap(0)
 }
 
-// WritePrometheus writes the proxy's own counters: requests it answered
+// WritePrometheus writes the proxy's own counters: requests it responded to
 // without a backend, by status.
 func (p *Proxy) WritePrometheus(w io.Writer) {
 	metrics.WriteMetadataIfNeeded(w, "dflb_proxy_rejected_total", "counter")

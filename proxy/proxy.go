@@ -132,7 +132,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 }
 
 // fasthttpLogger routes fasthttp's own messages to slog at debug level:
-// they report client-side errors that the proxy already answers.
+// they report client-side errors that the proxy has already responded to.
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {

@@ -101,8 +101,8 @@ func isIdempotent(h *fasthttp.RequestHeader) bool {
 
 // idleConn applies an inactivity timeout to each read and write of a backend
 // connection, the way NGINX's proxy_read_timeout does. fasthttp's own
-// deadlines cover a whole exchange, streamed body included, which would cut
-// long downloads; here a response may take any time as long as bytes keep
+// deadlines cover a whole exchange, streamed body included, so they would cut
+// long downloads. Here a response may take any time as long as bytes keep
 // coming.
 //
 // Deadlines are refreshed at most every slack interval to keep timer updates

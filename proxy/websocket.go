@@ -15,7 +15,7 @@ import (
 	"github.com/dflb/dflb/balancer"
 )
 
-// isWebSocketUpgrade reports whether the request asks to switch to the
+// isWebSocketUpgrade reports whether the request requests a switch to the
 // WebSocket protocol (RFC 6455 section 4.1).
 func isWebSocketUpgrade(h *fasthttp.RequestHeader) bool {
 	if !bytes.EqualFold(h.Peek(fasthttp.HeaderUpgrade), []byte("websocket")) {
@@ -32,7 +32,7 @@ func isWebSocketUpgrade(h *fasthttp.RequestHeader) bool {
 }
 
 // tunnel forwards a WebSocket handshake on its own backend connection.
-// fasthttp's HostClient closes the connection on a 101 answer, so the proxy
+// fasthttp's HostClient closes the connection on a 101 response, so the proxy
 // dials the backend itself, relays the 101 head and then copies bytes both
 // ways on the hijacked client connection. A backend that declines the
 // upgrade has its answer relayed as an ordinary response.
@@ -125,7 +125,7 @@ func (p *Proxy) handshake(conn net.Conn, h *fasthttp.RequestHeader) ([]byte, *bu
 	return head, br, nil
 }
 
-// relayDeclined answers the client with the backend's non-101 response.
+// relayDeclined responds to the client with the backend's non-101 response.
 func (p *Proxy) relayDeclined(ctx *fasthttp.RequestCtx, head []byte, br *bufio.Reader, target *balancer.Target, shard uint64) (balancer.Class, int64) {
 	var resp fasthttp.Response
 	full := bufio.NewReader(io.MultiReader(bytes.NewReader(head), br))

@@ -226,9 +226,15 @@ func (a *app) reload(ctx context.Context) {
 		a.log.Error("reload rejected, keeping the current configuration: the provider section changed; restart dflb to apply it", "file", a.configPath)
 		return
 	}
-	a.proxy.SetExtractor(extractor)
-	if err := a.instances.change(ctx, a.config, cfg, a.publish); err != nil {
-		a.log.Error("reload failed; routes stay as they were unless the log above says they switched", "file", a.configPath, "error", err)
+	switched, err := a.instances.change(ctx, a.config, cfg, a.publish)
+	if switched {
+		a.proxy.SetExtractor(extractor)
+	}
+	if err != nil {
+		a.log.Error("reload failed", "file", a.configPath, "routes_switched", switched, "error", err)
+		if switched {
+			a.config = cfg
+		}
 		return
 	}
 

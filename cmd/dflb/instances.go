@@ -71,35 +71,39 @@ func (s *instances) specs(ctx context.Context, cfg *config.Config) ([]balancer.I
 // instance first serves the union of its old and new tenants, then the
 // routes switch through publish, then each instance drops the tenants it
 // lost, and instances no longer configured are deleted.
-func (s *instances) change(ctx context.Context, old, next *config.Config, publish func([]balancer.InstanceSpec) error) error {
+//
+// switched reports whether the routes of next were published, which is the
+// case for some errors too: those of the steps after the switch.
+func (s *instances) change(ctx context.Context, old, next *config.Config, publish func([]balancer.InstanceSpec) error) (switched bool, err error) {
 	if s.launcher == nil {
-		return publish(staticSpecs(next))
+		err := publish(staticSpecs(next))
+		return err == nil, err
 	}
 
 	widened, err := s.launcher.Launch(ctx, plans(next, old))
 	if err != nil {
-		return err
+		return false, err
 	}
 	for i := range widened {
 		widened[i].Tenants = next.Instances[i].Tenants
 	}
 	if err := publish(widened); err != nil {
-		return err
+		return false, err
 	}
 
 	if _, err := s.launcher.Launch(ctx, plans(next, nil)); err != nil {
-		return fmt.Errorf("removing tenants that moved away: %w", err)
+		return true, fmt.Errorf("removing tenants that moved away: %w", err)
 	}
 	for _, inst := range old.Instances {
 		if slices.ContainsFunc(next.Instances, func(n config.Instance) bool { return n.ID == inst.ID }) {
 			continue
 		}
 		if err := s.launcher.Provider.Delete(ctx, inst.ID); err != nil {
-			return fmt.Errorf("deleting instance %s, which the configuration no longer lists: %w", inst.ID, err)
+			return true, fmt.Errorf("deleting instance %s, which the configuration no longer lists: %w", inst.ID, err)
 		}
 		s.log.Info("instance deleted", "instance", inst.ID, "reason", "no longer in the configuration")
 	}
-	return nil
+	return true, nil
 }
 
 // teardown deletes every instance of the provider.

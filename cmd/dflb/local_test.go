@@ -70,7 +70,7 @@ instances:
 `, root, filepath.Join(binDir, "dfm"), filepath.Join(binDir, "component"), i1, i2)
 }
 
-// served returns the status and the instance that answered for tenant.
+// served returns the status and the instance that responded for tenant.
 func served(addr, tenant string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
 	if err != nil {
