@@ -180,6 +180,15 @@ func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
 	defer unsubscribe()
 	health := &controlplane.ComponentHealth{Pool: a.pool, Hold: a.config.Proxy.PassiveCooloff, Logger: a.log}
 	go health.Run(windowCtx, notes)
+	if a.instances.launcher != nil {
+		supervisor := &controlplane.Supervisor{
+			Provider: a.instances.launcher.Provider,
+			Pool:     a.pool,
+			Secret:   a.dfmSecret,
+			Logger:   a.log,
+		}
+		go supervisor.Run(windowCtx)
+	}
 
 	errs := make(chan error, 2)
 	go func() { errs <- a.proxy.Serve(a.proxyLn) }()
