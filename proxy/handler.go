@@ -95,8 +95,8 @@ func hasRawField(raw []byte, name string) bool {
 }
 
 // forward rewrites the request for the backend, sends it to one of the
-// route's targets, retrying a failed connect on another target when the
-// method is idempotent, and leaves the backend's response (or an error response)
+// route's targets, retrying on another target when the method is idempotent
+// and the first backend could not be reached or dropped the connection, and leaves the backend's response (or an error response)
 // in ctx.Response. It returns the outcome and the time since the request
 // arrived.
 //
@@ -131,7 +131,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 		tried |= 1 << idx
 
 		elapsed, err = p.roundTrip(req, &ctx.Response, &route.Targets[idx], shard, requestBytes(ctx), start)
-		if err == nil || !isDialError(err) {
+		if err == nil || !retryElsewhere(err) {
 			break
 		}
 	}
@@ -212,6 +212,15 @@ func (p *Proxy) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, target
 	}
 	target.Stats.Done(shard, balancer.StatusClass(resp.StatusCode()), bytesIn, responseBytes(resp), elapsed)
 	return elapsed, nil
+}
+
+// retryElsewhere reports whether an idempotent request that failed with err
+// may go to another backend: when the connect failed, or when the backend
+// closed or reset the connection before it responded, as a dying instance
+// does. RFC 9110 section 9.2.2 allows repeating idempotent requests. A
+// timeout is not retried, because the backend may still be working on it.
+func retryElsewhere(err error) bool {
+	return isDialError(err) || isConnectionLost(err)
 }
 
 // isBackendFailure reports whether err means the backend is unreachable or

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -160,4 +161,50 @@ func TestTableSwapsUnderLoad(t *testing.T) {
 	t.Logf("requests during 1,000 swaps: %d", sent.Load())
 	assert.Greater(t, sent.Load(), int64(100))
 	assert.Zero(t, failed.Load(), fmt.Sprintf("%d of %d requests failed during swaps", failed.Load(), sent.Load()))
+}
+
+// newDroppingBackend accepts connections and closes each one as soon as a
+// request arrives, as an instance that dies mid-request does.
+func newDroppingBackend(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				_, _ = conn.Read(buf)
+				conn.Close()
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestIdempotentRetriedWhenBackendDrops(t *testing.T) {
+	live := newRecorder(t, nil)
+	dropping := newDroppingBackend(t)
+	tp := startProxy(t, Options{Balance: balancer.RoundRobin},
+		instance("i1", dropping, "acme"), instance("i2", live.addr(), "acme"))
+
+	for i := range 20 {
+		status, body, _ := get(t, tp.addr, "acme.apps.test", "/")
+		require.Equal(t, http.StatusOK, status, "GET %d: %s", i, body)
+	}
+
+	var badGateway int
+	for range 4 {
+		req, err := http.NewRequest(http.MethodPost, "http://"+tp.addr+"/", strings.NewReader("payload"))
+		require.NoError(t, err)
+		req.Host = "acme.apps.test"
+		if status, _, _ := do(t, req); status == http.StatusBadGateway {
+			badGateway++
+		}
+	}
+	assert.Equal(t, 2, badGateway, "a POST that met the dropping backend must fail, not be sent again")
 }

@@ -87,7 +87,13 @@ func retryStaleConn(req *fasthttp.Request, _ int, err error) (resetTimeout, retr
 	if !isIdempotent(&req.Header) || req.IsBodyStream() {
 		return false, false
 	}
-	return false, errors.Is(err, io.EOF) ||
+	return false, isConnectionLost(err)
+}
+
+// isConnectionLost reports whether the backend closed or reset the
+// connection before a response arrived.
+func isConnectionLost(err error) bool {
+	return errors.Is(err, io.EOF) ||
 		errors.Is(err, fasthttp.ErrConnectionClosed) ||
 		errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE)
