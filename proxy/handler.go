@@ -131,7 +131,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 		tried |= 1 << idx
 
 		elapsed, err = p.roundTrip(req, &ctx.Response, &route.Targets[idx], shard, requestBytes(ctx), start)
-		if err == nil || !retryElsewhere(err) {
+		if err == nil || !retryElsewhere(err, req) {
 			break
 		}
 	}
@@ -218,9 +218,13 @@ func (p *Proxy) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, target
 // may go to another backend: when the connect failed, or when the backend
 // closed or reset the connection before it responded, as a dying instance
 // does. RFC 9110 section 9.2.2 allows repeating idempotent requests. A
-// timeout is not retried, because the backend may still be working on it.
-func retryElsewhere(err error) bool {
-	return isDialError(err) || isConnectionLost(err)
+// timeout is not retried, because the backend may still be working on it,
+// and neither is a streamed body that the lost connection already consumed.
+func retryElsewhere(err error, req *fasthttp.Request) bool {
+	if isDialError(err) {
+		return true
+	}
+	return isConnectionLost(err) && !req.IsBodyStream()
 }
 
 // isBackendFailure reports whether err means the backend is unreachable or
