@@ -84,6 +84,11 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
+	a.instances, err = newInstances(cfg, notifyURL(a.adminLn), a.dfmSecret, logger)
+	if err != nil {
+		a.closeListeners()
+		return nil, err
+	}
 
 	specs, err := a.instances.specs(ctx, cfg)
 	if err == nil {
@@ -96,8 +101,8 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 	return a, nil
 }
 
-// newAdmin builds the admin listener's handlers and, through the shared
-// DFM secret, the instance provider whose DFMs post to it.
+// newAdmin builds the admin listener's handlers, among them the receiver of
+// DFM's notifications, which checks the secret shared with DFM.
 func (a *app) newAdmin(dataDir string) error {
 	token, err := loadSecret(a.config.Admin.TokenEnv, dataDir, "admin.token", a.log)
 	if err != nil {
@@ -160,12 +165,6 @@ func (a *app) listen() error {
 	if err != nil {
 		a.proxyLn.Close()
 		return fmt.Errorf("opening admin listener %s: %w (change admin.listen in %s or stop what uses it)", a.config.Admin.Listen, err, a.configPath)
-	}
-
-	a.instances, err = newInstances(a.config, notifyURL(a.adminLn), a.dfmSecret, a.log)
-	if err != nil {
-		a.closeListeners()
-		return err
 	}
 	return nil
 }

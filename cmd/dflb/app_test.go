@@ -137,3 +137,18 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), busy.Addr().String())
 }
+
+func TestNotifyURLReachable(t *testing.T) {
+	f := func(listen, want string) {
+		t.Helper()
+		ln, err := net.Listen("tcp", listen)
+		require.NoError(t, err)
+		defer ln.Close()
+		_, port, err := net.SplitHostPort(ln.Addr().String())
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf(want, port), notifyURL(ln))
+	}
+	f("127.0.0.1:0", "http://127.0.0.1:%s/v1/notifications")
+	f("127.0.0.2:0", "http://127.0.0.2:%s/v1/notifications")
+	f(":0", "http://127.0.0.1:%s/v1/notifications")
+}

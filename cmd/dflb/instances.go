@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 
 	"github.com/dflb/dflb/balancer"
 	"github.com/dflb/dflb/config"
@@ -145,7 +146,16 @@ func plans(cfg *config.Config, also *config.Config) []controlplane.Plan {
 	return out
 }
 
-// notifyURL is the address at which DFM reaches the admin listener.
+// notifyURL is the address at which DFM reaches the admin listener. A
+// listener on every interface is reached through loopback, which suits the
+// local provider, whose instances run on this machine.
+// NOTE: instances on other machines need an address they can route to;
+// there is no setting for it yet.
 func notifyURL(adminLn net.Listener) string {
-	return "http://" + adminLn.Addr().String() + controlplane.NotificationsPath
+	addr := adminLn.Addr().(*net.TCPAddr)
+	host := addr.IP
+	if host.IsUnspecified() {
+		host = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(host.String(), strconv.Itoa(addr.Port)) + controlplane.NotificationsPath
 }
