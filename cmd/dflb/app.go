@@ -9,10 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -39,6 +41,7 @@ type app struct {
 	admin  *admin.Server
 
 	instances     *instances
+	specs         atomic.Pointer[[]balancer.InstanceSpec] // as last published
 	notifications *controlplane.NotificationHandler
 	dfmSecret     string
 
@@ -115,6 +118,7 @@ func (a *app) newAdmin(dataDir string) error {
 	a.admin.HandleMetrics(a.stats.WritePrometheus, a.pool.WritePrometheus, a.proxy.WritePrometheus,
 		func(w io.Writer) { metrics.WriteProcessMetrics(w) })
 	a.admin.HandleProfiling()
+	a.admin.Handle("GET "+statusPath, http.HandlerFunc(a.handleStatus))
 
 	a.dfmSecret, err = loadSecret(a.config.Provider.SecretEnv, dataDir, "dfm.secret", a.log)
 	if err != nil {
@@ -143,6 +147,7 @@ func (a *app) publish(specs []balancer.InstanceSpec) error {
 	a.router.Store(table)
 	a.pool.Prune(table)
 	a.stats.Retain(table)
+	a.specs.Store(&specs)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dflb/dflb/controlplane"
 )
 
 // syncBuffer is a log sink that tests read while the app writes.
@@ -151,4 +154,52 @@ func TestNotifyURLReachable(t *testing.T) {
 	f("127.0.0.1:0", "http://127.0.0.1:%s/v1/notifications")
 	f("127.0.0.2:0", "http://127.0.0.2:%s/v1/notifications")
 	f(":0", "http://127.0.0.1:%s/v1/notifications")
+}
+
+func TestStatusShowsPlacement(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer backend.Close()
+	path := filepath.Join(t.TempDir(), "dflb.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(configText(backend.Listener.Addr().String(), "acme, globex")), 0o600))
+	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-token")
+
+	a, err := newApp(context.Background(), path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, make(chan os.Signal)) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	require.Equal(t, http.StatusOK, getTenant(t, a.proxyLn.Addr().String(), "acme"))
+
+	url := "http://" + a.adminLn.Addr().String() + statusPath
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer test-token")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var st controlplane.Status
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+
+	require.Len(t, st.Instances, 1)
+	assert.Equal(t, "i1", st.Instances[0].ID)
+	assert.Equal(t, []string{"acme", "globex"}, st.Instances[0].Tenants)
+	require.Len(t, st.Instances[0].Backends, 1)
+	assert.True(t, st.Instances[0].Backends[0].Up)
+	require.Len(t, st.Tenants, 2)
+	assert.Equal(t, []string{"i1"}, st.Tenants[0].Instances)
+
+	var out bytes.Buffer
+	require.NoError(t, printStatus(&out, st))
+	assert.Contains(t, out.String(), "acme")
+	assert.Contains(t, out.String(), backend.Listener.Addr().String()+" up")
 }

@@ -27,6 +27,7 @@ func main() {
 	logFormat := flag.String("log-format", "text", "log format: text or json")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
 	down := flag.Bool("down", false, "delete every instance that the configured provider runs, then exit")
+	status := flag.Bool("status", false, "print the status of the dflb that runs with this configuration, then exit")
 	procsPerCPU := flag.Int("procs-per-cpu", defaultProcsPerCPU, "Go processors (GOMAXPROCS) per available CPU; the GOMAXPROCS variable overrides it")
 	flag.Parse()
 
@@ -51,8 +52,11 @@ func main() {
 	metrics.ExposeMetadata(true)
 
 	command := run
-	if *down {
+	switch {
+	case *down:
 		command = teardown
+	case *status:
+		command = showStatus
 	}
 	if err := command(*configPath, *dataDir, logger); err != nil {
 		logger.Error("exiting", "error", err)
