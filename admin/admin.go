@@ -5,7 +5,6 @@ package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"time"
+
+	"github.com/dflb/dflb/internal/bearer"
 )
 
 // Server is the admin HTTP listener.
@@ -118,12 +118,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// authenticate compares the bearer token in constant time. A failure is
+// authenticate checks the bearer token. A failure is
 // logged with the client address only, never with the token sent.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), s.token) != 1 {
+		if !bearer.Valid(r, s.token) {
 			s.log.Warn("unauthorized admin request", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dflb"`)
 			http.Error(w, "missing or invalid bearer token: send Authorization: Bearer <token>, "+

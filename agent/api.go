@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dflb/dflb/dfmapi"
+	"github.com/dflb/dflb/internal/bearer"
 )
 
 // maxRequestBytes limits the body of an API request.
@@ -45,12 +45,11 @@ func (a *Agent) Handler() http.Handler {
 	return mux
 }
 
-// authenticate compares the bearer token in constant time. A failure is
+// authenticate checks the bearer token. A failure is
 // logged with the client address only, never with the token sent.
 func (a *Agent) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
+		if !bearer.Valid(r, a.token) {
 			a.logger.Warn("unauthorized API request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dfm"`)
 			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token")

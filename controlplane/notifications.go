@@ -1,17 +1,16 @@
 package controlplane
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/dflb/dflb/dfmapi"
+	"github.com/dflb/dflb/internal/bearer"
 )
 
 // NotificationsPath is the URL path to which DFM posts notifications.
@@ -104,10 +103,9 @@ func (h *NotificationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// authorized compares the bearer token in constant time.
+// authorized checks the bearer token.
 func (h *NotificationHandler) authorized(r *http.Request) bool {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(token), h.secret) == 1
+	return bearer.Valid(r, h.secret)
 }
 
 // decodeNotification reads and validates the body. Unknown fields are
