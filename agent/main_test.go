@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,24 +14,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dflb/dflb/dfmapi"
+	"github.com/dflb/dflb/internal/testutil"
 )
 
 // componentBin is the sample component, built once by TestMain.
 var componentBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dfm-agent-test-")
+	dir, err := testutil.BuildCommands("component")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	componentBin = filepath.Join(dir, "component")
-	build := exec.Command("go", "build", "-o", componentBin, "github.com/dflb/dflb/cmd/component")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the sample component:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

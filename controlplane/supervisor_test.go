@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,10 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/dflb/dflb/balancer"
 	"github.com/dflb/dflb/dfmapi"
+	"github.com/dflb/dflb/internal/testutil"
 	"github.com/dflb/dflb/provider"
 	"github.com/dflb/dflb/provider/local"
 )
@@ -39,50 +37,22 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dflb-controlplane-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating the binary directory:", err)
-		os.Exit(1)
-	}
+	var dir string
+	dir, buildErr = testutil.BuildCommands("dfm", "component")
 	dfmBinary = filepath.Join(dir, "dfm")
 	componentBinary = filepath.Join(dir, "component")
-	buildErr = buildBinary(dfmBinary, "../cmd/dfm")
-	if err := buildBinary(componentBinary, "../cmd/component"); err != nil {
-		buildErr = err
-	}
 
 	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func buildBinary(output, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", output, pkg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, stderr.String())
+	if dir != "" {
+		os.RemoveAll(dir)
 	}
-	return nil
+	os.Exit(code)
 }
 
 // lockedLog is a log destination that the supervisor's goroutines write to
 // while the test reads it.
 type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	testutil.LogBuffer
 }
 
 func (l *lockedLog) logger() *slog.Logger {

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,25 +19,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dflb/dflb/controlplane"
+	"github.com/dflb/dflb/internal/testutil"
 )
 
 // syncBuffer is a log sink that tests read while the app writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 func configText(backend string, tenants string) string {
 	return fmt.Sprintf(`listen: 127.0.0.1:0

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dflb/dflb/dfmapi"
+	"github.com/dflb/dflb/internal/testutil"
 )
 
 // binDir holds dfm and component, built once for the tests that run real
@@ -27,17 +27,10 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dflb-cmd-test-*")
+	dir, err := testutil.BuildCommands("dfm", "component")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
-	}
-	for _, pkg := range []string{"dfm", "component"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "../../cmd/"+pkg).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
-		}
 	}
 	binDir = dir
 	code := m.Run()

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,27 +18,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dflb/dflb/dfmapi"
+	"github.com/dflb/dflb/internal/testutil"
 )
 
 // Binaries built once by TestMain.
 var dfmBin, componentBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dfm-cmd-test-")
+	dir, err := testutil.BuildCommands("dfm", "component")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	dfmBin = filepath.Join(dir, "dfm")
 	componentBin = filepath.Join(dir, "component")
-	for bin, pkg := range map[string]string{dfmBin: "github.com/dflb/dflb/cmd/dfm", componentBin: "github.com/dflb/dflb/cmd/component"} {
-		build := exec.Command("go", "build", "-o", bin, pkg)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -48,22 +40,7 @@ func TestMain(m *testing.M) {
 const token = "cmd-test-token-51c2"
 
 // lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type lockedBuffer = testutil.LogBuffer
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

@@ -1,13 +1,11 @@
 package local
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
+
+	"github.com/dflb/dflb/internal/testutil"
 )
 
 // testNetwork keeps this package's instances off 127.0.1.N, which a demo
@@ -22,31 +20,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dflb-local-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating the binary directory:", err)
-		os.Exit(1)
-	}
+	var dir string
+	dir, buildErr = testutil.BuildCommands("dfm", "component")
 	dfmBinary = filepath.Join(dir, "dfm")
 	componentBinary = filepath.Join(dir, "component")
-	buildErr = build(dfmBinary, "../../cmd/dfm")
-	if err := build(componentBinary, "../../cmd/component"); err != nil {
-		buildErr = err
-	}
 
 	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func build(output, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", output, pkg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, stderr.String())
+	if dir != "" {
+		os.RemoveAll(dir)
 	}
-	return nil
+	os.Exit(code)
 }
 
 // requireBinaries fails a test that runs processes when TestMain could not
@@ -58,21 +41,5 @@ func requireBinaries(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that loggers in several goroutines may
-// write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink that goroutines write to while a test reads it.
+type syncBuffer = testutil.LogBuffer
