@@ -59,9 +59,8 @@ func newHotPath(tb testing.TB, tenants int) *hotPath {
 	return h
 }
 
-// count runs the part of the hot path that every request pays before it is
-// forwarded: extract the tenant, look its route up and count the request.
-func (h *hotPath) count(header *fasthttp.RequestHeader, shard uint64) bool {
+// route extracts the tenant of a request and looks its route up.
+func (h *hotPath) route(header *fasthttp.RequestHeader) (*balancer.Route, bool) {
 	var buf [tenant.MaxIDLen]byte
 	uri := header.RequestURI()
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
@@ -69,10 +68,17 @@ func (h *hotPath) count(header *fasthttp.RequestHeader, shard uint64) bool {
 	}
 	res, err := h.extractor.Extract(header.Host(), uri, header, &buf)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	route, err := h.router.Load().Lookup(res.Tenant, res.Component)
-	if err != nil {
+	return route, err == nil
+}
+
+// count runs the part of the hot path that every request pays before it is
+// forwarded: extract the tenant, look its route up and count the request.
+func (h *hotPath) count(header *fasthttp.RequestHeader, shard uint64) bool {
+	route, ok := h.route(header)
+	if !ok {
 		return false
 	}
 	route.Stats.Start(shard)
@@ -84,17 +90,8 @@ func (h *hotPath) count(header *fasthttp.RequestHeader, shard uint64) bool {
 // exchange: count's work plus the backend choice and the tenant x instance
 // count. It returns false if it found no backend.
 func (h *hotPath) serve(header *fasthttp.RequestHeader, shard uint64) bool {
-	var buf [tenant.MaxIDLen]byte
-	uri := header.RequestURI()
-	if i := bytes.IndexByte(uri, '?'); i >= 0 {
-		uri = uri[:i]
-	}
-	res, err := h.extractor.Extract(header.Host(), uri, header, &buf)
-	if err != nil {
-		return false
-	}
-	route, err := h.router.Load().Lookup(res.Tenant, res.Component)
-	if err != nil {
+	route, ok := h.route(header)
+	if !ok {
 		return false
 	}
 	idx, ok := route.Pick(balancer.LeastInflight, 0, 0)
