@@ -227,10 +227,12 @@ func retryElsewhere(err error, req *fasthttp.Request) bool {
 	return isConnectionLost(err) && !req.IsBodyStream()
 }
 
-// isBackendFailure reports whether err means the backend is unreachable or
-// hung, as opposed to a problem of this one request.
+// isBackendFailure reports whether err means the backend is unreachable,
+// hung or dropping connections, as opposed to a problem of this one request.
+// A pooled connection that the backend had closed is not counted, because
+// fasthttp retries it once on a fresh connection before returning an error.
 func isBackendFailure(err error) bool {
-	return isDialError(err) || isTimeout(err)
+	return isDialError(err) || isTimeout(err) || isConnectionLost(err)
 }
 
 // fail responds to the client with the status that classify assigns to err

@@ -197,14 +197,35 @@ func TestIdempotentRetriedWhenBackendDrops(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, "GET %d: %s", i, body)
 	}
 
-	var badGateway int
+	var droppingDown bool
+	for _, b := range tp.pool.Backends() {
+		if b.Addr == dropping {
+			droppingDown = b.Down()
+		}
+	}
+	assert.True(t, droppingDown, "a backend that drops every connection must be taken out of rotation")
+}
+
+func TestPostNotRetriedWhenBackendDrops(t *testing.T) {
+	live := newRecorder(t, nil)
+	dropping := newDroppingBackend(t)
+	tp := startProxy(t, Options{Balance: balancer.RoundRobin})
+	// A high failure threshold keeps the dropping backend in rotation.
+	tp.pool = balancer.NewPool(tp.NewTransport, balancer.HealthConfig{Failures: 1000, Cooloff: time.Second}, CloseTransport)
+	tp.publish(t, instance("i1", dropping, "acme"), instance("i2", live.addr(), "acme"))
+
+	var ok, badGateway int
 	for range 4 {
 		req, err := http.NewRequest(http.MethodPost, "http://"+tp.addr+"/", strings.NewReader("payload"))
 		require.NoError(t, err)
 		req.Host = "acme.apps.test"
-		if status, _, _ := do(t, req); status == http.StatusBadGateway {
+		switch status, _, _ := do(t, req); status {
+		case http.StatusOK:
+			ok++
+		case http.StatusBadGateway:
 			badGateway++
 		}
 	}
 	assert.Equal(t, 2, badGateway, "a POST that met the dropping backend must fail, not be sent again")
+	assert.Equal(t, ok, live.count())
 }
