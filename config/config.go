@@ -92,11 +92,11 @@ type Proxy struct {
 	// MaxConnsPerBackend is the maximum number of connections to one backend.
 	// Default: 1024.
 	MaxConnsPerBackend int
-	// RetryAttempts is the total number of tries for an idempotent request whose
-	// connection failed before the request was sent. Default: 2.
+	// RetryAttempts is the total number of backends an idempotent request may
+	// try when a connect fails or a backend drops the connection. Default: 2.
 	RetryAttempts int
-	// PassiveFailures is the number of consecutive connect failures that mark a
-	// backend down. Default: 3.
+	// PassiveFailures is the number of consecutive failed, timed-out or
+	// dropped connections that mark a backend down. Default: 3.
 	PassiveFailures int
 	// PassiveCooloff is how long a backend stays down after PassiveFailures.
 	// Default: 10s.
