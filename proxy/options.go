@@ -84,7 +84,8 @@ type Options struct {
 	MaxConnsPerBackend int
 
 	// RetryAttempts is the number of backends an idempotent request may try
-	// when a connect fails. Default 2; 1 disables retries.
+	// when a connect fails or a backend drops the connection. Default 2; 1
+	// disables retries.
 	RetryAttempts int
 
 	// ShutdownGrace bounds the drain on Shutdown. Default 30 s.
