@@ -204,3 +204,32 @@ func TestStreamedResponseOutlivesReadTimeout(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, strings.Repeat("tick\n", 6), body)
 }
+
+func TestRequestTrailersNotForwarded(t *testing.T) {
+	var trailers http.Header
+	backend := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		trailers = r.Trailer.Clone()
+	})
+	tp := startProxy(t, Options{}, instance("i1", backend.addr(), "acme", "globex"))
+
+	c := dialRaw(t, tp.addr)
+	resp := c.roundTrip(t, "POST / HTTP/1.1\r\nHost: acme.apps.test\r\nTransfer-Encoding: chunked\r\n"+
+		"Trailer: X-Tenant-ID, X-Sig\r\n\r\n5\r\nhello\r\n0\r\nX-Tenant-ID: globex\r\nX-Sig: abc\r\n\r\n", false)
+	require.Equal(t, http.StatusOK, resp.StatusCode())
+	assert.Empty(t, trailers, "request trailers must not reach the backend")
+	assert.Equal(t, "acme", backend.last(t).Header.Get(HeaderTenant))
+	assert.Equal(t, "hello", backend.bodies[0])
+}
+
+func TestTrailerCannotNameTenant(t *testing.T) {
+	backend := newRecorder(t, nil)
+	tp := startProxy(t, Options{}, instance("i1", backend.addr(), "acme", "globex"))
+
+	// RFC 9110 section 6.5.1: trailer fields must not decide routing.
+	c := dialRaw(t, tp.addr)
+	resp := c.roundTrip(t, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"+
+		"Trailer: X-Tenant-ID\r\n\r\n5\r\nhello\r\n0\r\nX-Tenant-ID: globex\r\n\r\n", false)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode())
+	assert.Zero(t, backend.count())
+}
