@@ -37,6 +37,8 @@ func classify(err error) failure {
 		return failure{fasthttp.StatusNotFound, "unknown component", balancer.ClassRejected}
 	case errors.Is(err, balancer.ErrUnknownTenant):
 		return failure{fasthttp.StatusNotFound, "unknown tenant", balancer.ClassRejected}
+	case errors.Is(err, errAmbiguousFraming):
+		return failure{fasthttp.StatusBadRequest, "request has both Content-Length and Transfer-Encoding", balancer.ClassRejected}
 	case errors.Is(err, errBodyTooLarge), errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return failure{fasthttp.StatusRequestEntityTooLarge, "request body too large", balancer.ClassRejected}
 	case errors.Is(err, errNoBackend), errors.Is(err, fasthttp.ErrNoFreeConns):

@@ -94,11 +94,11 @@ func hasRawField(raw []byte, name string) bool {
 	return false
 }
 
-// forward rewrites the request for the backend, sends it to one of the
-// route's targets, retrying on another target when the method is idempotent
-// and the first backend could not be reached or dropped the connection, and leaves the backend's response (or an error response)
-// in ctx.Response. It returns the outcome and the time since the request
-// arrived.
+// forward rewrites the request for the backend and sends it to one of the
+// route's targets. An idempotent request goes to another target when the
+// first could not be reached or dropped the connection. The backend's
+// response, or an error response, is left in ctx.Response. forward returns
+// the outcome and the time since the request arrived.
 //
 // Time is read as rarely as possible: clock reads showed up in profiles at
 // full load. ctx.Time() is the arrival time that fasthttp already took.
@@ -239,9 +239,6 @@ func isBackendFailure(err error) bool {
 // and a one-line body. detail replaces the generic body when set.
 func (p *Proxy) fail(ctx *fasthttp.RequestCtx, err error, detail string) failure {
 	f := classify(err)
-	if errors.Is(err, errAmbiguousFraming) {
-		f = failure{fasthttp.StatusBadRequest, "request has both Content-Length and Transfer-Encoding", balancer.ClassRejected}
-	}
 	body := f.body
 	if detail != "" {
 		body = detail
