@@ -49,6 +49,8 @@ func classify(err error) failure {
 		return failure{fasthttp.StatusBadGateway, "backend connection failed", balancer.ClassConnect}
 	case isTimeout(err):
 		return failure{fasthttp.StatusGatewayTimeout, "backend timed out", balancer.ClassTimeout}
+	case isConnectionLost(err):
+		return failure{fasthttp.StatusBadGateway, "backend closed the connection", balancer.ClassConnect}
 	case isSmallBuffer(err), errors.Is(err, errHeadTooLarge):
 		return failure{fasthttp.StatusBadGateway, "backend response head too large", balancer.ClassOther}
 	case errors.As(err, &netErr):
