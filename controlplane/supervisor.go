@@ -339,36 +339,13 @@ func (s *Supervisor) restart(ctx context.Context, inst provider.Instance, h *ins
 // markUp clears the down mark of the component's backends. This brings a
 // backend back when DFM's component_up notification was lost.
 func (s *Supervisor) markUp(instance, component string) {
-	for _, b := range s.backends(instance, component) {
-		if b.ReportSuccess() {
-			s.logger().Info("backend up, polled from DFM", "instance", b.Instance, "component", b.Component,
-				"upstream", b.Addr)
-		}
-	}
+	markUp(s.Pool, s.logger(), instance, component, "polled from DFM")
 }
 
 // markDown takes the backends of the instance out of rotation for Hold,
 // those of one component or, for an empty component, all of them.
 func (s *Supervisor) markDown(instance, component, reason string, now time.Time) {
-	until := now.Add(s.hold()).UnixNano()
-	for _, b := range s.backends(instance, component) {
-		if b.MarkDown(until) {
-			s.logger().Warn("backend marked down, polled from DFM", "instance", b.Instance,
-				"component", b.Component, "upstream", b.Addr, "reason", reason)
-		}
-	}
-}
-
-// backends returns the pool's backends of the instance and component, or
-// of every component for an empty one.
-func (s *Supervisor) backends(instance, component string) []*balancer.Backend {
-	var matched []*balancer.Backend
-	for _, b := range s.Pool.Backends() {
-		if b.Instance == instance && (component == "" || b.Component == component) {
-			matched = append(matched, b)
-		}
-	}
-	return matched
+	markDown(s.Pool, s.logger(), instance, component, now.Add(s.hold()), "polled from DFM", reason)
 }
 
 func (s *Supervisor) init() {
