@@ -67,17 +67,6 @@ func (p *Proxy) SetExtractor(e *tenant.Extractor) {
 	p.extractor.Store(e)
 }
 
-// NewTransport returns the connection pool for one backend address, for use
-// as a balancer.Pool transport factory.
-func (p *Proxy) NewTransport(addr string) any {
-	return p.newTransport(addr)
-}
-
-// CloseTransport releases a pool made by NewTransport.
-func CloseTransport(t any) {
-	closeTransport(t)
-}
-
 func (p *Proxy) newServer() *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:      p.handle,

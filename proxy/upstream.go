@@ -33,10 +33,10 @@ func isDialError(err error) bool {
 	return false
 }
 
-// newTransport builds the keep-alive pool for one backend address. The
-// balancer's Pool calls it once per backend and keeps the result for as long
-// as some table references that backend.
-func (p *Proxy) newTransport(addr string) any {
+// NewTransport builds the keep-alive pool for one backend address, for use
+// as a balancer.Pool transport factory. The Pool calls it once per backend
+// and keeps the result for as long as some table references that backend.
+func (p *Proxy) NewTransport(addr string) any {
 	dialer := &net.Dialer{Timeout: p.opts.ConnectTimeout, KeepAlive: 30 * time.Second}
 	readIdle := p.opts.ResponseHeaderTimeout
 	writeIdle := p.opts.WriteTimeout
@@ -71,9 +71,9 @@ func (p *Proxy) newTransport(addr string) any {
 	}
 }
 
-// closeTransport releases the pooled connections of a backend that no table
-// references any more.
-func closeTransport(t any) {
+// CloseTransport releases the pooled connections that NewTransport made,
+// once no table references their backend any more.
+func CloseTransport(t any) {
 	if hc, ok := t.(*fasthttp.HostClient); ok {
 		hc.CloseIdleConnections()
 	}
