@@ -82,11 +82,8 @@ func (a *Agent) handleTenants(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	for _, s := range targets {
-		if err := a.command(r.Context(), s, cmdSetTenants, tenants); err != nil {
-			a.writeCommandError(w, s, err)
-			return
-		}
+	if !a.commandAll(w, r, targets, cmdSetTenants, tenants) {
+		return
 	}
 	a.logger.Info("tenant set applied", "tenants", len(tenants), "components", componentNames(targets), "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, a.Status())
@@ -110,11 +107,8 @@ func (a *Agent) handleStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	for _, s := range targets {
-		if err := a.command(r.Context(), s, cmdStart, tenants); err != nil {
-			a.writeCommandError(w, s, err)
-			return
-		}
+	if !a.commandAll(w, r, targets, cmdStart, tenants) {
+		return
 	}
 	a.logger.Info("components started by API request", "components", componentNames(targets), "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusAccepted, a.Status())
@@ -181,6 +175,18 @@ func (a *Agent) command(ctx context.Context, s *supervisor, kind commandKind, te
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	return s.send(ctx, kind, tenants)
+}
+
+// commandAll sends the command to every target in order and stops at the
+// first failure, which it writes to w. It reports whether all succeeded.
+func (a *Agent) commandAll(w http.ResponseWriter, r *http.Request, targets []*supervisor, kind commandKind, tenants []string) bool {
+	for _, s := range targets {
+		if err := a.command(r.Context(), s, kind, tenants); err != nil {
+			a.writeCommandError(w, s, err)
+			return false
+		}
+	}
+	return true
 }
 
 func (a *Agent) writeCommandError(w http.ResponseWriter, s *supervisor, err error) {
