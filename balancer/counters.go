@@ -15,7 +15,7 @@ const (
 	ClassClient                   // backend returned status 4xx
 	ClassServer                   // backend returned status 5xx
 	ClassConnect                  // connecting to or writing to the backend failed
-	ClassTimeout                  // backend did not answer in time
+	ClassTimeout                  // backend did not respond in time
 	ClassRejected                 // proxy rejected the request itself, such as 400, 413 or 431
 	ClassUnavailable              // proxy returned 503 because no backend was available
 	ClassOther                    // any other failure
@@ -112,10 +112,10 @@ const maxShards = 16
 
 // shardCount returns the number of shards: twice the CPUs, rounded up to a
 // power of two, at most maxShards. Contention comes from cores, not from
-// Go processors, which dflb oversubscribes; more shards than needed spread
+// Go processors, which dflb oversubscribes. More shards than needed spread
 // 1,000 tenants' counters over more cache lines than the caches hold. Two
-// per CPU keep the chance that two cores' requests meet in one shard low
-// while callers pick shards by connection ID rather than by core.
+// per CPU keep the chance that two cores' requests meet in one shard low,
+// although callers pick shards by connection ID rather than by core.
 func shardCount() int {
 	n := 2 * runtime.NumCPU()
 	return min(1<<bits.Len(uint(n-1)), maxShards)

@@ -21,7 +21,7 @@ type Status struct {
 	Notifications []dfmapi.Notification `json:"notifications"`
 }
 
-// InstanceStatus is one instance as the routing table sees it.
+// InstanceStatus is one instance of the published routing table.
 type InstanceStatus struct {
 	ID       string          `json:"id"`
 	Tenants  []string        `json:"tenants"`

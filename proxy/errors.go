@@ -15,7 +15,7 @@ import (
 // body passes MaxBodyBytes.
 var errBodyTooLarge = errors.New("proxy: request body exceeds the configured maximum")
 
-// failure is how the proxy responds to an error: the status, a short body for the
+// failure is the proxy's response to an error: the status, a short body for the
 // client and the statistics class.
 type failure struct {
 	status int

@@ -35,7 +35,7 @@ func isWebSocketUpgrade(h *fasthttp.RequestHeader) bool {
 // fasthttp's HostClient closes the connection on a 101 response, so the proxy
 // dials the backend itself, relays the 101 head and then copies bytes both
 // ways on the hijacked client connection. A backend that declines the
-// upgrade has its answer relayed as an ordinary response.
+// upgrade has its response relayed as an ordinary one.
 func (p *Proxy) tunnel(ctx *fasthttp.RequestCtx, route *balancer.Route, shard uint64) (balancer.Class, int64) {
 	var (
 		conn   net.Conn

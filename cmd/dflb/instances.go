@@ -67,11 +67,11 @@ func (s *instances) specs(ctx context.Context, cfg *config.Config) ([]balancer.I
 	return s.launcher.Launch(ctx, plans(cfg, nil))
 }
 
-// change moves from the instances of old to those of next without a
-// request meeting an instance that does not serve its tenant: every
-// instance first serves the union of its old and new tenants, then the
-// routes switch through publish, then each instance drops the tenants it
-// lost, and instances no longer configured are deleted.
+// change moves from the instances of old to those of next so that no
+// request meets an instance that does not serve its tenant. Every instance
+// first serves the union of its old and new tenants. Then the routes switch
+// through publish, each instance drops the tenants it lost, and instances
+// no longer configured are deleted.
 //
 // switched reports whether the routes of next were published, which is the
 // case for some errors too: those of the steps after the switch.

@@ -69,7 +69,7 @@ const defaultGCPercent = 400
 
 // defaultProcsPerCPU oversubscribes Go's processors. On a machine shared
 // with other busy processes the kernel often preempts a thread that holds a
-// processor, and the goroutines queued on it wait; with more processors
+// processor, and the goroutines queued on it wait. With more processors
 // than CPUs, other threads pick them up. In dflb-bench on 2 CPUs (median of
 // 3 rounds against NGINX in the same run) the p99 ratio fell from 1.4-1.75
 // with 1 per CPU to 1.1-1.3 with 2 and 0.9-1.07 with 4, at the same req/s.

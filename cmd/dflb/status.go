@@ -37,7 +37,7 @@ func (a *app) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// showStatus asks a running dflb for its status and prints it as tables.
+// showStatus requests the status of a running dflb and prints it as tables.
 // The admin token comes from the variable admin.token_env names or from
 // <data-dir>/admin.token, as the running dflb has it.
 func showStatus(configPath, dataDir string, _ *slog.Logger) error {
