@@ -37,6 +37,14 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs, "Pick round robin")
 
+	ramping := testRoute(t, 2, HealthConfig{Failures: 1, Cooloff: time.Second, SlowStart: time.Minute})
+	ramping.Targets[1].Backend.startRamp(now)
+	allocs = testing.AllocsPerRun(1000, func() {
+		_, _ = ramping.Pick(LeastInflight, 0, now+int64(time.Second))
+		_, _ = ramping.Pick(RoundRobin, 0, now+int64(time.Second))
+	})
+	assert.Zero(t, allocs, "Pick with a backend in slow start")
+
 	allocs = testing.AllocsPerRun(1000, func() {
 		route.Stats.Start(7)
 	})

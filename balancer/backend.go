@@ -15,6 +15,15 @@ const cacheLine = 64
 type HealthConfig struct {
 	Failures int
 	Cooloff  time.Duration
+
+	// SlowStart is the time over which a backend that returns to rotation
+	// gets its share of traffic back, linearly from none to full. It applies
+	// after a down backend's first success (ReportSuccess), to a down
+	// backend probed after its cool-off, and to a backend that Pool.Build
+	// creates for a route that the previous table already had. Backends of
+	// the first table and of new routes start at full share. Default 0,
+	// which disables slow start.
+	SlowStart time.Duration
 }
 
 // Backend is one component port of one instance. The Pool returns the same
@@ -32,6 +41,7 @@ type Backend struct {
 
 	failureLimit int32 // HealthConfig.Failures, or 0 to never mark down
 	cooloff      int64 // nanoseconds
+	slowStart    int64 // nanoseconds, or 0 for no slow start
 
 	_        [cacheLine]byte
 	inflight atomic.Int64
@@ -42,6 +52,9 @@ type Backend struct {
 	// the backend is up. It stays set after the cool-off ends until a
 	// success clears it, so Down reports the last known state.
 	downUntil atomic.Int64
+	// rampStart is the unix-nano time at which the latest slow start began,
+	// or 0 when b never had one. A ramp older than slowStart has ended.
+	rampStart atomic.Int64
 }
 
 func newBackend(instance, component, addr string, hc HealthConfig) *Backend {
@@ -55,6 +68,7 @@ func newBackend(instance, component, addr string, hc HealthConfig) *Backend {
 		Addr:         addr,
 		failureLimit: limit,
 		cooloff:      int64(max(hc.Cooloff, 0)),
+		slowStart:    int64(max(hc.SlowStart, 0)),
 	}
 }
 
@@ -83,7 +97,7 @@ func (b *Backend) Down() bool { return b.downUntil.Load() != 0 }
 
 // ReportSuccess resets the consecutive failure count and clears the down
 // mark. It returns true when b was down, so the caller can log the recovery
-// once.
+// once. A recovery starts b's slow start, if HealthConfig.SlowStart is set.
 func (b *Backend) ReportSuccess() bool {
 	if b.failures.Load() != 0 {
 		b.failures.Store(0)
@@ -91,7 +105,7 @@ func (b *Backend) ReportSuccess() bool {
 	if b.downUntil.Load() == 0 {
 		return false
 	}
-	return b.downUntil.Swap(0) != 0
+	return b.recover(time.Now().UnixNano())
 }
 
 // MarkDown takes b out of rotation until until (unix nanoseconds), whatever

@@ -65,6 +65,28 @@ func BenchmarkPick(b *testing.B) {
 	}
 }
 
+// BenchmarkPickRamping is BenchmarkPick with one of the two backends in the
+// middle of its slow start.
+func BenchmarkPickRamping(b *testing.B) {
+	route, err := benchTable(b).Lookup([]byte("tenant-517"), "app")
+	if err != nil {
+		b.Fatal(err)
+	}
+	backend := route.Targets[1].Backend
+	backend.slowStart = int64(time.Minute)
+	now := time.Now().UnixNano()
+	backend.startRamp(now - int64(30*time.Second))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := route.Pick(LeastInflight, 0, now); !ok {
+				b.Error("no target")
+				return
+			}
+		}
+	})
+}
+
 func BenchmarkStartDone(b *testing.B) {
 	c := newCounters(shardCount())
 	var next atomic.Uint64

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // InstanceSpec describes one instance for Pool.Build.
@@ -24,6 +25,11 @@ type backendKey struct {
 	instance, component, addr string
 }
 
+// routeKey names a route: a tenant and one of its components.
+type routeKey struct {
+	tenant, component string
+}
+
 // Pool owns the backends of every table it builds, keyed by
 // (instance, component, addr), so runtime state survives reloads.
 // Build and Prune are safe for concurrent use, but a reload must run
@@ -35,6 +41,9 @@ type Pool struct {
 
 	mu       sync.Mutex
 	backends map[backendKey]*Backend
+	// routes lists the routes of the last table built, from which Build
+	// tells whether a new backend joins a route that already has traffic.
+	routes map[routeKey]struct{}
 }
 
 // NewPool returns an empty Pool. newTransport creates the Transport of each
@@ -52,8 +61,10 @@ func NewPool(newTransport func(addr string) any, hc HealthConfig, closeTransport
 
 // Build validates instances and returns a new Table. Backends already in the
 // pool are reused with their state, and new ones get a transport from the
-// factory. Route and target counters come from stats, or from a private
-// registry when stats is nil. On error the pool is unchanged.
+// factory. A new backend that serves a route of the previous table built
+// starts its slow start (HealthConfig.SlowStart) now. Route and target
+// counters come from stats, or from a private registry when stats is nil.
+// On error the pool is unchanged.
 func (p *Pool) Build(instances []InstanceSpec, stats *Stats) (*Table, error) {
 	if stats == nil {
 		stats = NewStats()
@@ -71,9 +82,14 @@ func (p *Pool) Build(instances []InstanceSpec, stats *Stats) (*Table, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
+	now := time.Now().UnixNano()
+	routes := make(map[routeKey]struct{})
 	for _, inst := range instances {
 		for _, component := range slices.Sorted(maps.Keys(inst.Components)) {
-			b := p.backendLocked(inst.ID, component, inst.Components[component])
+			b, created := p.backendLocked(inst.ID, component, inst.Components[component])
+			if created && p.joinsExistingRouteLocked(inst.Tenants, component) {
+				b.startRamp(now)
+			}
 			t.backends[b] = struct{}{}
 			for _, tenant := range inst.Tenants {
 				route := t.route(tenant, component, stats)
@@ -82,10 +98,25 @@ func (p *Pool) Build(instances []InstanceSpec, stats *Stats) (*Table, error) {
 					Stats:   stats.Pair(tenant, inst.ID),
 				})
 				t.pairs[Pair{Tenant: tenant, Instance: inst.ID}] = struct{}{}
+				routes[routeKey{tenant: tenant, component: component}] = struct{}{}
 			}
 		}
 	}
+	p.routes = routes
 	return t, nil
+}
+
+// joinsExistingRouteLocked reports whether a backend of component serving
+// tenants joins a route that the previous table built already had. The
+// first table has no previous one, so its backends start at full share.
+// Traffic starts on all of them at once, so there is none to shift.
+func (p *Pool) joinsExistingRouteLocked(tenants []string, component string) bool {
+	for _, tenant := range tenants {
+		if _, ok := p.routes[routeKey{tenant: tenant, component: component}]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // route returns the route of tenant and component in t, creating it empty.
@@ -100,17 +131,19 @@ func (t *Table) route(tenant, component string, stats *Stats) *Route {
 	return route
 }
 
-func (p *Pool) backendLocked(instance, component, addr string) *Backend {
+// backendLocked returns the pool's backend for the key, creating it when
+// the pool has none. created reports whether it did.
+func (p *Pool) backendLocked(instance, component, addr string) (b *Backend, created bool) {
 	key := backendKey{instance: instance, component: component, addr: addr}
 	if b, ok := p.backends[key]; ok {
-		return b
+		return b, false
 	}
-	b := newBackend(instance, component, addr, p.health)
+	b = newBackend(instance, component, addr, p.health)
 	if p.newTransport != nil {
 		b.Transport = p.newTransport(addr)
 	}
 	p.backends[key] = b
-	return b
+	return b, true
 }
 
 // Prune removes from the pool every backend that t does not use and passes
@@ -161,7 +194,6 @@ func compareBackends(a, b *Backend) int {
 }
 
 func validateSpecs(instances []InstanceSpec) error {
-	type routeKey struct{ tenant, component string }
 	targets := make(map[routeKey]int)
 	seen := make(map[string]struct{}, len(instances))
 	for i, inst := range instances {
