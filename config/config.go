@@ -38,6 +38,8 @@ type Config struct {
 	Instances []Instance
 	// Provider selects where instances come from. Default: static.
 	Provider Provider
+	// Autoscale configures scaling and repair of provider-made instances.
+	Autoscale Autoscale
 
 	origin *strictyaml.Lines // lines of the parsed values for error messages, or nil when not parsed
 }
@@ -168,6 +170,7 @@ func Default() *Config {
 		},
 		Components: []string{"app"},
 		Provider:   defaultProvider(),
+		Autoscale:  defaultAutoscale(),
 	}
 	c.fillDerivedDefaults()
 	return c

@@ -18,6 +18,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		field{"components", d.StringList(&c.Components)},
 		field{"instances", func(path string, n *yaml.Node) { d.instances(path, n, &c.Instances) }},
 		field{"provider", func(path string, n *yaml.Node) { d.provider(path, n, &c.Provider) }},
+		field{"autoscale", func(path string, n *yaml.Node) { d.autoscale(path, n, &c.Autoscale) }},
 	)
 }
 

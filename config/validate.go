@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateRouting()...)
 	errs = append(errs, c.validateProvider()...)
 	errs = append(errs, c.validateInstances()...)
+	errs = append(errs, c.validateAutoscale()...)
 
 	if len(errs) == 0 {
 		// Every part was checked above. This catches what only the whole tenant

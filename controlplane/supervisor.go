@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,7 +49,15 @@ type Supervisor struct {
 	// respond again, after which the supervisor logs an alert and stops
 	// restarting it. Default 3.
 	MaxRestarts int
-	Logger      *slog.Logger
+	// Observe, when set, is called with the outcome of every poll.
+	Observe func(name string, status dfmapi.Status, err error)
+	// Abandon, when set, is called once when an instance has used up its
+	// restarts, so that the control plane replaces it.
+	Abandon func(name string)
+	// Supervised, when set, says which listed instances to poll: the
+	// control plane excludes those it is creating or removing.
+	Supervised func(name string) bool
+	Logger     *slog.Logger
 
 	initOnce sync.Once
 	http     *retryablehttp.Client
@@ -120,6 +129,9 @@ func (s *Supervisor) Poll(ctx context.Context) {
 		return
 	}
 
+	if s.Supervised != nil {
+		instances = slices.DeleteFunc(instances, func(inst provider.Instance) bool { return !s.Supervised(inst.Name) })
+	}
 	results := s.pollAll(ctx, instances)
 	if ctx.Err() != nil {
 		return
@@ -171,6 +183,9 @@ func (s *Supervisor) pollOne(ctx context.Context, inst provider.Instance) pollRe
 	status, err := client.Status(ctx)
 	if err != nil {
 		err = fmt.Errorf("requesting status of instance %s: %w", inst.Name, err)
+	}
+	if s.Observe != nil && !isRejected(err) {
+		s.Observe(inst.Name, status, err)
 	}
 	return pollResult{inst: inst, status: status, err: err}
 }
@@ -305,8 +320,11 @@ func (s *Supervisor) abandon(inst provider.Instance, h *instanceHealth) {
 		return
 	}
 	h.abandoned = true
-	s.logger().Error("instance does not recover; replace it", "instance", inst.Name, "restarts", h.restarts,
+	s.logger().Error("alert: instance does not recover after its restarts", "instance", inst.Name, "restarts", h.restarts,
 		"error", h.lastErr)
+	if s.Abandon != nil {
+		s.Abandon(inst.Name)
+	}
 }
 
 func (s *Supervisor) restart(ctx context.Context, inst provider.Instance, h *instanceHealth) {

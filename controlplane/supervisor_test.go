@@ -307,7 +307,7 @@ func TestSupervisorStopsAfterMaxRestarts(t *testing.T) {
 		Failures: 2, MaxRestarts: 2, Logger: logs.logger()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	const alert = "instance does not recover; replace it"
+	const alert = "alert: instance does not recover after its restarts"
 
 	s.Poll(ctx)
 	assert.True(t, instanceAvailable(pool, "f1"), "one failed poll is below Failures")

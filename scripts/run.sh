@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 config=config/local.yaml
 stop() {
 	trap - INT TERM EXIT
-	# Delete the instances while DFLB still runs, so that each DFM can
-	# deliver its last notification and exit at once.
-	bin/dflb -config "$config" -data-dir .dflb -down || true
+	# Stop DFLB first, so that its control plane does not repair the
+	# instances being deleted; -down then deletes them and the state.
 	if [ -n "${dflb:-}" ]; then
 		kill -TERM "$dflb" 2>/dev/null || true
 		wait "$dflb" 2>/dev/null || true
 	fi
+	bin/dflb -config "$config" -data-dir .dflb -down || true
 	exit 0
 }
 trap stop INT TERM EXIT

@@ -41,6 +41,7 @@ type app struct {
 	admin  *admin.Server
 
 	instances     *instances
+	db            *controlplane.DB                        // nil for the static provider
 	specs         atomic.Pointer[[]balancer.InstanceSpec] // as last published
 	notifications *controlplane.NotificationHandler
 	dfmSecret     string
@@ -93,12 +94,16 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 		return nil, err
 	}
 
-	specs, err := a.instances.specs(ctx, cfg)
-	if err == nil {
-		err = a.publish(specs)
+	if a.instances.launcher != nil {
+		a.db, err = controlplane.OpenDB(filepath.Join(dataDir, stateFile))
+		if err != nil {
+			a.closeListeners()
+			return nil, err
+		}
 	}
+	err = a.instances.start(ctx, cfg, wiring{db: a.db, publish: a.publish, stats: a.stats, pool: a.pool})
 	if err != nil {
-		a.closeListeners()
+		a.close()
 		return nil, fmt.Errorf("%s: %w", configPath, err)
 	}
 	return a, nil
@@ -136,6 +141,17 @@ func (a *app) closeListeners() {
 	a.proxyLn.Close()
 	a.adminLn.Close()
 }
+
+// close releases what newApp opened when run will not.
+func (a *app) close() {
+	a.closeListeners()
+	if a.db != nil {
+		a.db.Close()
+	}
+}
+
+// stateFile is the control plane's state database in the data directory.
+const stateFile = "state.db"
 
 // publish builds the table for specs, swaps it in and then releases the
 // backends and statistics that the old table alone used.
@@ -184,14 +200,27 @@ func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
 	defer unsubscribe()
 	health := &controlplane.ComponentHealth{Pool: a.pool, Hold: a.config.Proxy.PassiveCooloff, Logger: a.log}
 	go health.Run(windowCtx, notes)
-	if a.instances.launcher != nil {
+	controlDone := make(chan struct{})
+	if c := a.instances.controller; c != nil {
 		supervisor := &controlplane.Supervisor{
-			Provider: a.instances.launcher.Provider,
-			Pool:     a.pool,
-			Secret:   a.dfmSecret,
-			Logger:   a.log,
+			Provider:    a.instances.launcher.Provider,
+			Pool:        a.pool,
+			Secret:      a.dfmSecret,
+			MaxRestarts: a.config.Autoscale.MaxRestarts,
+			Observe:     c.Observe,
+			Abandon:     c.Abandoned,
+			Supervised:  c.Supervised,
+			Logger:      a.log,
 		}
 		go supervisor.Run(windowCtx)
+		controlNotes, unsubscribeControl := a.notifications.Subscribe(256)
+		defer unsubscribeControl()
+		go func() {
+			defer close(controlDone)
+			c.Run(windowCtx, controlNotes)
+		}()
+	} else {
+		close(controlDone)
 	}
 
 	errs := make(chan error, 2)
@@ -216,10 +245,16 @@ loop:
 	a.log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.config.Proxy.ShutdownGrace+5*time.Second)
 	defer cancel()
+	stopWindow()
+	<-controlDone
 	drainErr := a.proxy.Shutdown(shutdownCtx)
 	adminErr := a.admin.Shutdown(shutdownCtx)
+	var dbErr error
+	if a.db != nil {
+		dbErr = a.db.Close()
+	}
 	a.log.Info("stopped")
-	return errors.Join(serveErr, drainErr, adminErr)
+	return errors.Join(serveErr, drainErr, adminErr, dbErr)
 }
 
 // reload applies the configuration file again. An invalid file changes

@@ -16,11 +16,12 @@ import (
 )
 
 // instances turns the configured instances into routing specs. With the
-// static provider they are read from the file; with the local provider they
-// are launched, or found running, through it.
+// static provider they are read from the file; with the local provider the
+// control plane creates them, or finds them running, and then manages them.
 type instances struct {
-	launcher *controlplane.Launcher // nil for the static provider
-	log      *slog.Logger
+	launcher   *controlplane.Launcher   // nil for the static provider
+	controller *controlplane.Controller // nil for the static provider
+	log        *slog.Logger
 }
 
 // newInstances builds the provider that cfg selects. notifyURL is where
@@ -58,53 +59,71 @@ func newInstances(cfg *config.Config, notifyURL, secret string, logger *slog.Log
 	}, nil
 }
 
-// specs returns the routing specs of cfg's instances, launching them first
-// when a provider manages them.
-func (s *instances) specs(ctx context.Context, cfg *config.Config) ([]balancer.InstanceSpec, error) {
+// start brings the instances up and publishes the first table through
+// w.publish. With a provider, the control plane does it from the state in
+// w.db, or from cfg's layout on a first start.
+func (s *instances) start(ctx context.Context, cfg *config.Config, w wiring) error {
 	if s.launcher == nil {
-		return staticSpecs(cfg), nil
+		return w.publish(staticSpecs(cfg))
 	}
-	return s.launcher.Launch(ctx, plans(cfg, nil))
+
+	s.controller = &controlplane.Controller{
+		Provider:   s.launcher.Provider,
+		Launcher:   s.launcher,
+		DB:         w.db,
+		Policy:     policy(cfg.Autoscale),
+		Components: slices.Clone(cfg.Components),
+		Publish:    w.publish,
+		Stats:      w.stats,
+		Pool:       w.pool,
+		Logger:     s.log,
+	}
+	return s.controller.Start(ctx, plans(cfg))
+}
+
+// wiring is what the control plane needs from the data plane.
+type wiring struct {
+	db      *controlplane.DB
+	publish func([]balancer.InstanceSpec) error
+	stats   *balancer.Stats
+	pool    *balancer.Pool
+}
+
+// policy converts the autoscale section into the control plane's policy.
+func policy(a config.Autoscale) controlplane.Policy {
+	return controlplane.Policy{
+		Enabled:           a.Enabled,
+		MinInstances:      a.MinInstances,
+		MaxInstances:      a.MaxInstances,
+		OverloadRPS:       a.OverloadRPS,
+		LowRPS:            a.LowRPS,
+		OverloadCPU:       a.OverloadCPU,
+		Target:            a.Target,
+		OverloadFor:       a.OverloadFor,
+		LowFor:            a.LowFor,
+		ScaleOutCooldown:  a.ScaleOutCooldown,
+		ScaleInCooldown:   a.ScaleInCooldown,
+		Warmup:            a.Warmup,
+		MaxTenantsPerStep: a.MaxTenantsPerStep,
+		DrainTimeout:      a.DrainTimeout,
+		ShutdownTimeout:   a.ShutdownTimeout,
+		FailbackAfter:     a.FailbackAfter,
+		Orphans:           a.Orphans,
+	}
 }
 
 // change moves from the instances of old to those of next so that no
-// request meets an instance that does not serve its tenant. Every instance
-// first serves the union of its old and new tenants. Then the routes switch
-// through publish, each instance drops the tenants it lost, and instances
-// no longer configured are deleted.
+// request meets an instance that does not serve its tenant: the control
+// plane widens, switches, narrows and removes, in that order.
 //
 // switched reports whether the routes of next were published, which is the
 // case for some errors too: those of the steps after the switch.
 func (s *instances) change(ctx context.Context, old, next *config.Config, publish func([]balancer.InstanceSpec) error) (switched bool, err error) {
-	if s.launcher == nil {
+	if s.controller == nil {
 		err := publish(staticSpecs(next))
 		return err == nil, err
 	}
-
-	widened, err := s.launcher.Launch(ctx, plans(next, old))
-	if err != nil {
-		return false, err
-	}
-	for i := range widened {
-		widened[i].Tenants = next.Instances[i].Tenants
-	}
-	if err := publish(widened); err != nil {
-		return false, err
-	}
-
-	if _, err := s.launcher.Launch(ctx, plans(next, nil)); err != nil {
-		return true, fmt.Errorf("removing tenants that moved away: %w", err)
-	}
-	for _, inst := range old.Instances {
-		if slices.ContainsFunc(next.Instances, func(n config.Instance) bool { return n.ID == inst.ID }) {
-			continue
-		}
-		if err := s.launcher.Provider.Delete(ctx, inst.ID); err != nil {
-			return true, fmt.Errorf("deleting instance %s, which the configuration no longer lists: %w", inst.ID, err)
-		}
-		s.log.Info("instance deleted", "instance", inst.ID, "reason", "no longer in the configuration")
-	}
-	return true, nil
+	return s.controller.Apply(ctx, plans(old), plans(next))
 }
 
 // teardown deletes every instance of the provider.
@@ -123,25 +142,12 @@ func staticSpecs(cfg *config.Config) []balancer.InstanceSpec {
 	return specs
 }
 
-// plans lists cfg's instances with every known component. When also is
-// set, each instance keeps the tenants it has there too.
-func plans(cfg *config.Config, also *config.Config) []controlplane.Plan {
+// plans lists cfg's instances with every known component and their
+// tenants.
+func plans(cfg *config.Config) []controlplane.Plan {
 	out := make([]controlplane.Plan, 0, len(cfg.Instances))
 	for _, inst := range cfg.Instances {
-		tenants := slices.Clone(inst.Tenants)
-		if also != nil {
-			for _, prev := range also.Instances {
-				if prev.ID != inst.ID {
-					continue
-				}
-				for _, t := range prev.Tenants {
-					if !slices.Contains(tenants, t) {
-						tenants = append(tenants, t)
-					}
-				}
-			}
-		}
-		out = append(out, controlplane.Plan{ID: inst.ID, Components: slices.Clone(cfg.Components), Tenants: tenants})
+		out = append(out, controlplane.Plan{ID: inst.ID, Components: slices.Clone(cfg.Components), Tenants: slices.Clone(inst.Tenants)})
 	}
 	return out
 }

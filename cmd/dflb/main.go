@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/dflb/dflb/config"
+	"github.com/dflb/dflb/controlplane"
 )
 
 func main() {
@@ -26,7 +28,7 @@ func main() {
 	dataDir := flag.String("data-dir", ".dflb", "directory for state files such as the generated admin token")
 	logFormat := flag.String("log-format", "text", "log format: text or json")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
-	down := flag.Bool("down", false, "delete every instance that the configured provider runs, then exit")
+	down := flag.Bool("down", false, "delete every instance that the configured provider runs and the control plane state, then exit")
 	status := flag.Bool("status", false, "print the status of the dflb that runs with this configuration, then exit")
 	procsPerCPU := flag.Int("procs-per-cpu", defaultProcsPerCPU, "Go processors (GOMAXPROCS) per available CPU; the GOMAXPROCS variable overrides it")
 	flag.Parse()
@@ -105,9 +107,12 @@ func run(configPath, dataDir string, logger *slog.Logger) error {
 	return app.run(ctx, reload)
 }
 
-// teardown deletes the instances of the configured provider: for the local
-// provider, every DFM and component process and its state directory.
-func teardown(configPath, _ string, logger *slog.Logger) error {
+// teardown deletes the instances of the configured provider (for the
+// local provider, every DFM and component process and its state
+// directory) and then the control plane's state, so that the next start
+// begins from the configured layout. It refuses while a dflb runs with
+// the same data directory.
+func teardown(configPath, dataDir string, logger *slog.Logger) error {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
@@ -116,9 +121,26 @@ func teardown(configPath, _ string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if inst.launcher == nil {
+		return nil
+	}
+	statePath := filepath.Join(dataDir, stateFile)
+	db, err := controlplane.OpenDB(statePath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return inst.teardown(ctx)
+	if err := inst.teardown(ctx); err != nil {
+		return err
+	}
+	if err := os.Remove(statePath); err != nil {
+		return fmt.Errorf("removing control plane state %s: %w", statePath, err)
+	}
+	logger.Info("instances deleted and state removed", "state", statePath)
+	return nil
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {
