@@ -4,7 +4,7 @@ GO          ?= go
 BIN         := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-short bench lint clean
+.PHONY: all build run demo test test-short bench lint clean
 
 all: build
 
@@ -13,10 +13,16 @@ build:
 	$(GO) build -o $(BIN)/component ./cmd/component
 	$(GO) build -o $(BIN)/dfm ./cmd/dfm
 	$(GO) build -o $(BIN)/dflb-bench ./cmd/dflb-bench
+	$(GO) build -o $(BIN)/dflb-demo ./cmd/dflb-demo
 
 # Start DFLB on 127.0.0.1:8080 in front of two local sample instances.
 run: build
 	./scripts/run.sh
+
+# The five situations under load with local instances, narrated; ends
+# with "demo: sent N failed F misrouted M".
+demo: build
+	./$(BIN)/dflb-demo -bin $(BIN) -dir .dflb-demo
 
 # Every test, with the race detector.
 test:

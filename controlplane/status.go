@@ -19,6 +19,13 @@ type Status struct {
 	Instances     []InstanceStatus      `json:"instances"`
 	Tenants       []TenantStatus        `json:"tenants"`
 	Notifications []dfmapi.Notification `json:"notifications"`
+	// Managed is the control plane's state: each instance's phase, origin
+	// and tenants, and the operation in progress. Nil for instances that
+	// the configuration file lists with fixed addresses.
+	Managed *State `json:"managed,omitempty"`
+	// Decisions are the control plane's most recent decisions, oldest
+	// first.
+	Decisions []Decision `json:"decisions,omitempty"`
 }
 
 // InstanceStatus is one instance of the published routing table.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,11 +26,19 @@ const statusPath = "/v1/status"
 // shows.
 const recentNotifications = 20
 
+// recentDecisions is how many of the control plane's latest decisions the
+// status shows.
+const recentDecisions = 30
+
 // handleStatus serves the operator's view as JSON.
 func (a *app) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	var specs = a.specs.Load()
 	st := controlplane.BuildStatus(time.Now(), *specs, a.pool.Backends(), a.window.Rates(),
 		a.notifications.Recent(recentNotifications))
+	if c := a.instances.controller; c != nil {
+		st.Managed = c.State()
+		st.Decisions = c.Decisions(recentDecisions)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -105,6 +115,23 @@ func printStatus(out io.Writer, st controlplane.Status) error {
 	fmt.Fprintf(w, "\nTIME\tINSTANCE\tNOTIFICATION\tCOMPONENT\tREASON\n")
 	for _, n := range st.Notifications {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", n.Time.Format(time.TimeOnly), n.Instance, n.Kind, n.Component, n.Reason)
+	}
+	if st.Managed != nil {
+		fmt.Fprintf(w, "\nMANAGED\tPHASE\tORIGIN\tTENANTS\tGUESTS\n")
+		for _, name := range slices.Sorted(maps.Keys(st.Managed.Instances)) {
+			r := st.Managed.Instances[name]
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", name, r.Phase, r.Origin, strings.Join(r.Tenants, ", "), strings.Join(r.Guests, ", "))
+		}
+		if op := st.Managed.Op; op != nil {
+			fmt.Fprintf(w, "\noperation %d (%s) at step %s: %s\n", op.ID, op.Kind, op.Step, op.Reason)
+		}
+	}
+	if len(st.Decisions) > 0 {
+		fmt.Fprintf(w, "\nTIME\tDECISION\tINSTANCE\tOBSERVED\tDECIDED\tTOOK\n")
+		for _, d := range st.Decisions {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Time.Format(time.TimeOnly), d.Kind, d.Instance, d.Observed, d.Decided,
+				time.Duration(d.Took).Round(time.Millisecond))
+		}
 	}
 	fmt.Fprintf(w, "\nrates over the last %s\n", time.Duration(st.Window).Round(time.Second))
 	return w.Flush()
