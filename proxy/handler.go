@@ -96,9 +96,11 @@ func hasRawField(raw []byte, name string) bool {
 
 // forward rewrites the request for the backend and sends it to one of the
 // route's targets. An idempotent request goes to another target when the
-// first could not be reached or dropped the connection. The backend's
-// response, or an error response, is left in ctx.Response. forward returns
-// the outcome and the time since the request arrived.
+// first could not be reached or dropped the connection. With TryDuration
+// set, a request that found no backend or could not reach one tries again
+// until TryDuration after its arrival. The backend's response, or an error
+// response, is left in ctx.Response. forward returns the outcome and the
+// time since the request arrived.
 //
 // Time is read as rarely as possible: clock reads showed up in profiles at
 // full load. ctx.Time() is the arrival time that fasthttp already took.
@@ -115,25 +117,10 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 	req, release := p.upstreamRequest(ctx)
 	defer release()
 
-	attempts := p.opts.RetryAttempts
-	if !isIdempotent(&req.Header) {
-		attempts = 1
-	}
 	start := ctx.Time()
-	err := errNoBackend
-	var tried uint64
-	var elapsed time.Duration
-	for range attempts {
-		idx, ok := route.Pick(p.opts.Balance, tried, start.UnixNano())
-		if !ok {
-			break
-		}
-		tried |= 1 << idx
-
-		elapsed, err = p.roundTrip(req, &ctx.Response, &route.Targets[idx], shard, requestBytes(ctx), start)
-		if err == nil || !retryElsewhere(err, req) {
-			break
-		}
+	elapsed, err := p.tryTargets(req, &ctx.Response, route, shard, requestBytes(ctx), start, start.UnixNano())
+	if err != nil && p.opts.TryDuration > 0 {
+		route, elapsed, err = p.keepTrying(ctx, req, route, res, shard, err)
 	}
 	if err != nil {
 		f := p.fail(ctx, err, fmt.Sprintf("%s for tenant %q", classify(err).body, route.Tenant))
@@ -212,19 +199,6 @@ func (p *Proxy) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, target
 	}
 	target.Stats.Done(shard, balancer.StatusClass(resp.StatusCode()), bytesIn, responseBytes(resp), elapsed)
 	return elapsed, nil
-}
-
-// retryElsewhere reports whether an idempotent request that failed with err
-// may go to another backend: when the connect failed, or when the backend
-// closed or reset the connection before it responded, as a dying instance
-// does. RFC 9110 section 9.2.2 allows repeating idempotent requests. A
-// timeout is not retried, because the backend may still be working on it,
-// and neither is a streamed body that the lost connection already consumed.
-func retryElsewhere(err error, req *fasthttp.Request) bool {
-	if isDialError(err) {
-		return true
-	}
-	return isConnectionLost(err) && !req.IsBodyStream()
 }
 
 // isBackendFailure reports whether err means the backend is unreachable,

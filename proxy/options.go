@@ -21,6 +21,7 @@ const (
 	DefaultUpstreamIdleTimeout   = 4 * time.Second
 	DefaultMaxConnsPerBackend    = 1024
 	DefaultRetryAttempts         = 2
+	DefaultTryInterval           = 100 * time.Millisecond
 	DefaultShutdownGrace         = 30 * time.Second
 	DefaultForwardedProto        = "http"
 
@@ -88,6 +89,27 @@ type Options struct {
 	// disables retries.
 	RetryAttempts int
 
+	// TryDuration is how long after its arrival a request keeps trying to
+	// reach a backend of its route when none is available or every attempt
+	// failed to connect. It tries again every TryInterval and looks its
+	// route up again each time, so a route switched meanwhile is used.
+	// Connect failures and "no backend" are retried whatever the method,
+	// because no backend received the request. A lost connection is retried
+	// only for an idempotent request whose body was not streamed, and
+	// timeouts and busy connection pools never are. Once TryDuration has
+	// passed the client gets what it would have got at once: 503 with
+	// Retry-After, or 502. Backends marked down stay out of rotation for
+	// their cool-off, so a restarted backend is found within TryDuration
+	// only after the cool-off ends or its instance reports it up. Waiting
+	// requests stop at once when Shutdown starts. WebSocket upgrades do not
+	// wait. Default 0: no waiting, each request gets one round of at most
+	// RetryAttempts attempts.
+	TryDuration time.Duration
+
+	// TryInterval is the pause between two rounds of attempts within
+	// TryDuration. Default 100 ms, minimum 1 ms.
+	TryInterval time.Duration
+
 	// ShutdownGrace bounds the drain on Shutdown. Default 30 s.
 	ShutdownGrace time.Duration
 }
@@ -133,6 +155,9 @@ func (o Options) withDefaults() Options {
 	if o.ShutdownGrace == 0 {
 		o.ShutdownGrace = DefaultShutdownGrace
 	}
+	if o.TryInterval == 0 {
+		o.TryInterval = DefaultTryInterval
+	}
 	return o
 }
 
@@ -150,6 +175,9 @@ func (o Options) validate() error {
 	if o.RetryAttempts < 1 || o.RetryAttempts > 64 {
 		return fmt.Errorf("proxy: retry attempts %d is outside 1..64", o.RetryAttempts)
 	}
+	if o.TryInterval < time.Millisecond {
+		return fmt.Errorf("proxy: try interval %s is below 1ms: raise it", o.TryInterval)
+	}
 	if o.MaxConnsPerBackend < 1 {
 		return fmt.Errorf("proxy: max conns per backend %d must be at least 1", o.MaxConnsPerBackend)
 	}
@@ -164,6 +192,7 @@ func (o Options) validate() error {
 		{"write timeout", o.WriteTimeout},
 		{"upstream idle timeout", o.UpstreamIdleTimeout},
 		{"shutdown grace", o.ShutdownGrace},
+		{"try duration", o.TryDuration},
 	}
 	for _, d := range durations {
 		if d.value < 0 {
