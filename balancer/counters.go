@@ -19,10 +19,11 @@ const (
 	ClassRejected                 // proxy rejected the request itself, such as 400, 413 or 431
 	ClassUnavailable              // proxy returned 503 because no backend was available
 	ClassOther                    // any other failure
+	ClassLimited                  // proxy rejected the request by its tenant's limits, with 429 or 503
 )
 
 // NumClasses is the number of Class values.
-const NumClasses = 8
+const NumClasses = 9
 
 // String returns the Prometheus label value of c.
 func (c Class) String() string {
@@ -41,15 +42,18 @@ func (c Class) String() string {
 		return "rejected"
 	case ClassUnavailable:
 		return "unavailable"
+	case ClassLimited:
+		return "limited"
 	default:
 		return "other"
 	}
 }
 
 // IsError reports whether c counts as an error in Window rates: every class
-// except ClassOK and ClassClient, because a 4xx from the backend is the
-// client's fault, not the platform's.
-func (c Class) IsError() bool { return c != ClassOK && c != ClassClient }
+// except ClassOK, ClassClient and ClassLimited, because a 4xx from the
+// backend is the client's fault, not the platform's, and a request over its
+// tenant's configured limits was rejected as configured.
+func (c Class) IsError() bool { return c != ClassOK && c != ClassClient && c != ClassLimited }
 
 // StatusClass returns the class of an HTTP status code returned by a backend.
 func StatusClass(status int) Class {

@@ -131,6 +131,7 @@ func TestClassNamesAndErrors(t *testing.T) {
 	}
 	assert.False(t, ClassOK.IsError())
 	assert.False(t, ClassClient.IsError())
+	assert.False(t, ClassLimited.IsError(), "a tenant over its own limits is no platform error")
 	for _, cls := range []Class{ClassServer, ClassConnect, ClassTimeout, ClassRejected, ClassUnavailable, ClassOther} {
 		assert.True(t, cls.IsError(), cls.String())
 	}

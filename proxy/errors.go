@@ -41,6 +41,10 @@ func classify(err error) failure {
 		return failure{fasthttp.StatusBadRequest, "request has both Content-Length and Transfer-Encoding", balancer.ClassRejected}
 	case errors.Is(err, errBodyTooLarge), errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return failure{fasthttp.StatusRequestEntityTooLarge, "request body too large", balancer.ClassRejected}
+	case errors.Is(err, errRateLimited):
+		return failure{fasthttp.StatusTooManyRequests, "too many requests", balancer.ClassLimited}
+	case errors.Is(err, errConcurrencyLimited):
+		return failure{fasthttp.StatusServiceUnavailable, "too many concurrent requests", balancer.ClassLimited}
 	case errors.Is(err, errNoBackend), errors.Is(err, fasthttp.ErrNoFreeConns):
 		return failure{fasthttp.StatusServiceUnavailable, "no backend available", balancer.ClassUnavailable}
 	case isDialError(err) && isTimeout(err):

@@ -31,6 +31,8 @@ func TestClassifyStatuses(t *testing.T) {
 	f(balancer.ErrUnknownComponent, 404, balancer.ClassRejected)
 	f(wrap(tenant.ErrUnknownComponent), 404, balancer.ClassRejected)
 	f(errBodyTooLarge, 413, balancer.ClassRejected)
+	f(errRateLimited, 429, balancer.ClassLimited)
+	f(errConcurrencyLimited, 503, balancer.ClassLimited)
 	f(errNoBackend, 503, balancer.ClassUnavailable)
 	f(fasthttp.ErrNoFreeConns, 503, balancer.ClassUnavailable)
 	f(&dialError{addr: "127.0.0.1:1", err: syscall.ECONNREFUSED}, 502, balancer.ClassConnect)

@@ -43,7 +43,23 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 
 	shard := ctx.ConnID()
 	route.Stats.Start(shard)
+	limiter := p.limiterOf(route.Tenant)
+	if limiter != nil {
+		retryAfter, err := limiter.admit(ctx, ctx.Time(), p.opts.TenantQueueTimeout)
+		if err != nil {
+			f := p.rejectLimited(ctx, route, err, retryAfter)
+			route.Stats.Done(shard, f.class, requestBytes(ctx), 0, time.Since(ctx.Time()))
+			return
+		}
+	}
+
 	class, bytesOut, elapsed := p.forward(ctx, route, res, shard)
+	if limiter != nil {
+		// NOTE: a streamed response body is still being sent to the client
+		// after this point, so the slot covers the wait for the backend's
+		// response head, not the whole download.
+		limiter.release()
+	}
 	route.Stats.Done(shard, class, requestBytes(ctx), bytesOut, elapsed)
 }
 

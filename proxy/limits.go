@@ -61,11 +61,11 @@ func (p *Proxy) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 // rejectCounters counts requests that the proxy responded to itself, by status.
 // They are not per tenant: most have no valid tenant to count under.
 type rejectCounters struct {
-	byStatus [6]atomic.Uint64
+	byStatus [len(rejectStatuses)]atomic.Uint64
 }
 
 // rejectStatuses lists the statuses that rejectCounters tracks, in order.
-var rejectStatuses = [6]int{400, 404, 413, 431, 502, 503}
+var rejectStatuses = [...]int{400, 404, 413, 429, 431, 502, 503}
 
 func (r *rejectCounters) add(status int) {
 	for i, s := range rejectStatuses {
@@ -101,7 +101,8 @@ func (l *logLimiter) allow(now time.Time) (bool, int64) {
 }
 
 // WritePrometheus writes the proxy's own counters: requests it responded to
-// without a backend, by status.
+// without a backend, by status, and the state of tenant limits (see
+// writeTenantLimits).
 func (p *Proxy) WritePrometheus(w io.Writer) {
 	metrics.WriteMetadataIfNeeded(w, "dflb_proxy_rejected_total", "counter")
 	for i, status := range rejectStatuses {
@@ -109,4 +110,5 @@ func (p *Proxy) WritePrometheus(w io.Writer) {
 	}
 	metrics.WriteMetadataIfNeeded(w, "dflb_websocket_tunnels", "gauge")
 	metrics.WriteGaugeUint64(w, "dflb_websocket_tunnels", uint64(p.tunnels.count()))
+	p.writeTenantLimits(w)
 }

@@ -22,6 +22,7 @@ const (
 	DefaultMaxConnsPerBackend    = 1024
 	DefaultRetryAttempts         = 2
 	DefaultTryInterval           = 100 * time.Millisecond
+	DefaultTenantQueueTimeout    = 100 * time.Millisecond
 	DefaultShutdownGrace         = 30 * time.Second
 	DefaultForwardedProto        = "http"
 
@@ -110,6 +111,13 @@ type Options struct {
 	// TryDuration. Default 100 ms, minimum 1 ms.
 	TryInterval time.Duration
 
+	// TenantQueueTimeout bounds how long a request over its tenant's
+	// TenantLimit.MaxConcurrent waits for a slot before it gets 503 with
+	// Retry-After. A negative value rejects such requests without waiting.
+	// Default 100 ms. The limits themselves are set with
+	// Proxy.SetTenantLimits.
+	TenantQueueTimeout time.Duration
+
 	// ShutdownGrace bounds the drain on Shutdown. Default 30 s.
 	ShutdownGrace time.Duration
 }
@@ -157,6 +165,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TryInterval == 0 {
 		o.TryInterval = DefaultTryInterval
+	}
+	if o.TenantQueueTimeout == 0 {
+		o.TenantQueueTimeout = DefaultTenantQueueTimeout
 	}
 	return o
 }

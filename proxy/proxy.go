@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
@@ -33,6 +34,10 @@ type Proxy struct {
 	tunnels    *tunnels
 	rejected   rejectCounters
 	failureLog logLimiter
+	limitLog   logLimiter
+
+	limitsMu sync.Mutex // serializes SetTenantLimits
+	limits   atomic.Pointer[tenantLimiters]
 }
 
 // New validates opts and returns a proxy that routes through router, whose
@@ -56,6 +61,7 @@ func New(opts Options, extractor *tenant.Extractor, router *balancer.Router, log
 		requestIDs: newRequestIDs(),
 		tunnels:    newTunnels(),
 		failureLog: logLimiter{perSecond: 10},
+		limitLog:   logLimiter{perSecond: 10},
 	}
 	p.extractor.Store(extractor)
 	p.server = p.newServer()
