@@ -101,8 +101,8 @@ func (l *logLimiter) allow(now time.Time) (bool, int64) {
 }
 
 // WritePrometheus writes the proxy's own counters: requests it responded to
-// without a backend, by status, and the state of tenant limits (see
-// writeTenantLimits).
+// without a backend, by status, open and rejected client connections when
+// MaxConns is set, and the state of tenant limits (see writeTenantLimits).
 func (p *Proxy) WritePrometheus(w io.Writer) {
 	metrics.WriteMetadataIfNeeded(w, "dflb_proxy_rejected_total", "counter")
 	for i, status := range rejectStatuses {
@@ -110,5 +110,11 @@ func (p *Proxy) WritePrometheus(w io.Writer) {
 	}
 	metrics.WriteMetadataIfNeeded(w, "dflb_websocket_tunnels", "gauge")
 	metrics.WriteGaugeUint64(w, "dflb_websocket_tunnels", uint64(p.tunnels.count()))
+	if p.conns != nil {
+		metrics.WriteMetadataIfNeeded(w, "dflb_proxy_connections", "gauge")
+		metrics.WriteGaugeUint64(w, "dflb_proxy_connections", uint64(max(p.conns.open.Load(), 0)))
+		metrics.WriteMetadataIfNeeded(w, "dflb_proxy_connections_rejected_total", "counter")
+		metrics.WriteCounterUint64(w, "dflb_proxy_connections_rejected_total", p.conns.rejected.Load())
+	}
 	p.writeTenantLimits(w)
 }

@@ -111,6 +111,16 @@ type Options struct {
 	// TryDuration. Default 100 ms, minimum 1 ms.
 	TryInterval time.Duration
 
+	// MaxConns caps the client connections open at once over all the
+	// proxy's listeners, WebSocket tunnels included. A connection over the
+	// cap is not served: once its request head is read it gets "503
+	// Service Unavailable" with Retry-After: 1 and a one-line body, and it
+	// is closed when the client closes it or 1 s after it was accepted.
+	// When 64 such rejections are in progress, further connections over
+	// the cap are closed without a response. Default 0: no cap beyond fasthttp's Server.Concurrency
+	// default of 262,144.
+	MaxConns int
+
 	// TenantQueueTimeout bounds how long a request over its tenant's
 	// TenantLimit.MaxConcurrent waits for a slot before it gets 503 with
 	// Retry-After. A negative value rejects such requests without waiting.
@@ -188,6 +198,9 @@ func (o Options) validate() error {
 	}
 	if o.TryInterval < time.Millisecond {
 		return fmt.Errorf("proxy: try interval %s is below 1ms: raise it", o.TryInterval)
+	}
+	if o.MaxConns < 0 {
+		return fmt.Errorf("proxy: max conns %d is negative: set 0 for no cap", o.MaxConns)
 	}
 	if o.MaxConnsPerBackend < 1 {
 		return fmt.Errorf("proxy: max conns per backend %d must be at least 1", o.MaxConnsPerBackend)

@@ -38,6 +38,8 @@ type Proxy struct {
 
 	limitsMu sync.Mutex // serializes SetTenantLimits
 	limits   atomic.Pointer[tenantLimiters]
+
+	conns *connCap // nil without Options.MaxConns
 }
 
 // New validates opts and returns a proxy that routes through router, whose
@@ -63,6 +65,9 @@ func New(opts Options, extractor *tenant.Extractor, router *balancer.Router, log
 		failureLog: logLimiter{perSecond: 10},
 		limitLog:   logLimiter{perSecond: 10},
 	}
+	if opts.MaxConns > 0 {
+		p.conns = &connCap{limit: int64(opts.MaxConns), log: p.log, logLimit: logLimiter{perSecond: 10}}
+	}
 	p.extractor.Store(extractor)
 	p.server = p.newServer()
 	return p, nil
@@ -78,6 +83,10 @@ func (p *Proxy) newServer() *fasthttp.Server {
 		Handler:      p.handle,
 		ErrorHandler: p.handleParseError,
 		Name:         "",
+
+		// MaxConns is enforced by limitListener, so fasthttp's own
+		// connection limit only needs to stay out of its way.
+		Concurrency: max(p.opts.MaxConns, fasthttp.DefaultConcurrency),
 
 		ReadBufferSize:     p.opts.MaxHeaderBytes,
 		MaxRequestBodySize: p.opts.StreamThreshold,
@@ -101,7 +110,10 @@ func (p *Proxy) newServer() *fasthttp.Server {
 // Serve accepts connections on ln until Shutdown. It returns nil after a
 // shutdown and the listener's error otherwise.
 func (p *Proxy) Serve(ln net.Listener) error {
-	p.log.Info("listening", "addr", ln.Addr().String())
+	p.log.Info("listening", "addr", ln.Addr().String(), "max_conns", p.opts.MaxConns)
+	if p.conns != nil {
+		ln = &limitListener{Listener: ln, cap: p.conns}
+	}
 	err := p.server.Serve(ln)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("proxy: serving on %s: %w", ln.Addr(), err)

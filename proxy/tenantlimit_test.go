@@ -247,8 +247,12 @@ func TestTenantLimitsChangeAtRuntime(t *testing.T) {
 }
 
 func scrape(tp *testProxy) string {
+	return scrapeProxy(tp.Proxy)
+}
+
+func scrapeProxy(p *Proxy) string {
 	var buf bytes.Buffer
-	tp.WritePrometheus(&buf)
+	p.WritePrometheus(&buf)
 	return buf.String()
 }
 
