@@ -117,8 +117,8 @@ type Options struct {
 	// Service Unavailable" with Retry-After: 1 and a one-line body, and it
 	// is closed when the client closes it or 1 s after it was accepted.
 	// When 64 such rejections are in progress, further connections over
-	// the cap are closed without a response. Default 0: no cap beyond fasthttp's Server.Concurrency
-	// default of 262,144.
+	// the cap are closed without a response. Default 0: no cap beyond
+	// fasthttp's Server.Concurrency default of 262,144.
 	MaxConns int
 
 	// TenantQueueTimeout bounds how long a request over its tenant's

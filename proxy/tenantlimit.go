@@ -37,7 +37,9 @@ type TenantLimit struct {
 	// MaxConcurrent is the maximum number of the tenant's requests being
 	// forwarded at once. A request over it waits up to
 	// Options.TenantQueueTimeout for a slot, then gets 503 with
-	// Retry-After: 1. 0 means no concurrency limit.
+	// Retry-After: 1. A slot is held until the backend's response head has
+	// arrived, or for a WebSocket upgrade until the handshake is done, not
+	// while a streamed body or a tunnel runs. 0 means no concurrency limit.
 	MaxConcurrent int
 
 	// MaxQueued is the maximum number of the tenant's requests waiting for
