@@ -139,7 +139,12 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 		route, elapsed, err = p.keepTrying(ctx, req, route, res, shard, err)
 	}
 	if err != nil {
-		f := p.fail(ctx, err, fmt.Sprintf("%s for tenant %q", classify(err).body, route.Tenant))
+		detail := fmt.Sprintf("%s for tenant %q", classify(err).body, route.Tenant)
+		if errors.Is(err, balancer.ErrUnknownTenant) || errors.Is(err, balancer.ErrUnknownComponent) {
+			// The route left the table while the request waited.
+			detail = routeErrorBody(err, route.Tenant, route.Component)
+		}
+		f := p.fail(ctx, err, detail)
 		p.logFailure(route, err, f)
 		return f.class, 0, time.Since(start)
 	}

@@ -199,6 +199,22 @@ func TestTryDurationUsesSwappedTable(t *testing.T) {
 	assert.Less(t, r.elapsed, 2*time.Second, "the request used the new route before its deadline")
 }
 
+func TestTryDurationTenantRemoved(t *testing.T) {
+	other := startFastBackend(t, "", "other")
+	health := balancer.HealthConfig{Failures: 1, Cooloff: time.Minute}
+	tp := startTryProxy(t, 3*time.Second, health, instance("i1", refusedAddr(t), "acme"))
+
+	results := sendAsync(t, newGet(t, tp.addr, "acme.apps.test"))
+	time.Sleep(200 * time.Millisecond)
+	tp.publish(t, instance("i2", other.addr, "globex"))
+
+	r := receive(t, results)
+	assert.Equal(t, http.StatusNotFound, r.status)
+	assert.Equal(t, "unknown tenant \"acme\"\n", r.body)
+	assert.Less(t, r.elapsed, 2*time.Second, "the wait ends when the tenant leaves the table")
+	assert.Zero(t, other.requests.Load())
+}
+
 func TestTryDurationExpires(t *testing.T) {
 	const try = 500 * time.Millisecond
 	cases := []struct {
