@@ -294,3 +294,21 @@ func TestConcurrencyLimitUnderContention(t *testing.T) {
 	assert.Zero(t, l.inflight.Load())
 	assert.Zero(t, l.queued.Load())
 }
+
+func TestTenantLimiterAllocatesNothing(t *testing.T) {
+	p, err := New(Options{}, testExtractor(t), &balancer.Router{}, nil)
+	require.NoError(t, err)
+	require.NoError(t, p.SetTenantLimits(map[string]TenantLimit{"acme": {Rate: 1e9, Burst: 1 << 20, MaxConcurrent: 10}}))
+	ctx := context.Background()
+	arrival := time.Now()
+
+	allocs := testing.AllocsPerRun(1000, func() {
+		l := p.limiterOf("acme")
+		if _, err := l.admit(ctx, arrival, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		l.release()
+		_ = p.limiterOf("globex")
+	})
+	assert.Zero(t, allocs, "admission within the limits")
+}
