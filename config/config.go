@@ -106,6 +106,24 @@ type Proxy struct {
 	// ShutdownGrace is the maximum time to drain requests after SIGTERM.
 	// Default: 30s.
 	ShutdownGrace time.Duration
+	// TryDuration is how long after its arrival a request that cannot
+	// have reached a backend yet (none available, or connects refused)
+	// keeps looking for one, each round on the current routing table, so
+	// that a component restarting or a tenant moving costs latency, not
+	// an error. 0 answers at once. Default: 5s.
+	TryDuration time.Duration
+	// TryInterval is the pause between two such rounds. Default: 100ms.
+	TryInterval time.Duration
+	// SlowStart is the time over which a backend that comes back, or that
+	// joins an existing route, ramps up from no share of the traffic to
+	// its full share. 0 gives it the full share at once. Default: 5s.
+	SlowStart time.Duration
+	// MaxConns caps the client connections of the edge listener; past it
+	// a connection gets 503. 0 sets no cap. Default: 0.
+	MaxConns int
+	// TenantQueueTimeout is how long a request over its tenant's
+	// concurrency limit waits for a slot before 503. Default: 100ms.
+	TenantQueueTimeout time.Duration
 }
 
 // Routing configures how a request finds its tenant and component.
@@ -160,6 +178,10 @@ func Default() *Config {
 			PassiveFailures:       3,
 			PassiveCooloff:        10 * time.Second,
 			ShutdownGrace:         30 * time.Second,
+			TryDuration:           5 * time.Second,
+			TryInterval:           100 * time.Millisecond,
+			SlowStart:             5 * time.Second,
+			TenantQueueTimeout:    100 * time.Millisecond,
 		},
 		Routing: Routing{
 			TenantRules: []tenant.Rule{

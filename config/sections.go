@@ -48,6 +48,11 @@ func (d *decoder) proxy(path string, n *yaml.Node, p *Proxy) {
 		field{"passive_failures", d.Int(&p.PassiveFailures)},
 		field{"passive_cooloff", d.Duration(&p.PassiveCooloff)},
 		field{"shutdown_grace", d.Duration(&p.ShutdownGrace)},
+		field{"try_duration", d.Duration(&p.TryDuration)},
+		field{"try_interval", d.Duration(&p.TryInterval)},
+		field{"slow_start", d.Duration(&p.SlowStart)},
+		field{"max_conns", d.Int(&p.MaxConns)},
+		field{"tenant_queue_timeout", d.Duration(&p.TenantQueueTimeout)},
 	)
 }
 

@@ -96,6 +96,26 @@ func (c *Config) validateProxy() []error {
 		}
 	}
 
+	optional := []struct {
+		path  string
+		value time.Duration
+	}{
+		{"proxy.try_duration", p.TryDuration},
+		{"proxy.slow_start", p.SlowStart},
+		{"proxy.tenant_queue_timeout", p.TenantQueueTimeout},
+	}
+	for _, d := range optional {
+		if d.value < 0 {
+			add(c.errorf(d.path, "duration %s must not be negative; use 0 to turn it off", d.value))
+		}
+	}
+	if p.TryInterval < time.Millisecond {
+		add(c.errorf("proxy.try_interval", "duration %s is below 1ms; use a pause such as 100ms", p.TryInterval))
+	}
+	if p.MaxConns < 0 {
+		add(c.errorf("proxy.max_conns", "%d must not be negative; use 0 for no cap", p.MaxConns))
+	}
+
 	counts := []struct {
 		path  string
 		value int

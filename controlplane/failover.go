@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dflb/dflb/dfmapi"
 )
 
 // narrowDelay is the wait between publishing a table without some
@@ -24,6 +26,7 @@ func (c *Controller) reconcileFailover(ctx context.Context, now time.Time) {
 	if c.checksSuspect() {
 		return
 	}
+	c.reconcileTenants(ctx, now)
 
 	for _, name := range c.state.names() {
 		r := c.state.Instances[name]
@@ -71,6 +74,52 @@ func (c *Controller) reconcileFailover(ctx context.Context, now time.Time) {
 			go c.failback(ctx, host, back)
 		}
 	}
+}
+
+// reconcileTenants has the DFM of each ready instance serve its state's
+// tenants again when its status shows otherwise, as after a DFM that
+// restarted without its tenant set. It leaves alone the instances of a
+// running operation, whose tenant sets change on purpose. The caller
+// holds c.mu.
+func (c *Controller) reconcileTenants(ctx context.Context, now time.Time) {
+	if c.state.Op != nil {
+		return
+	}
+	for _, name := range c.state.names() {
+		r := c.state.Instances[name]
+		o := c.observed[name]
+		if r.Phase != PhaseReady || c.busy[name] || o == nil || now.Sub(o.polled) > signalFresh {
+			continue
+		}
+		want := r.serves()
+		if len(want) == 0 || !c.tenantsDiffer(o.status, want) {
+			continue
+		}
+		c.busy[name] = true
+		go func() {
+			defer c.release(name)
+			c.logger().Warn("instance serves other tenants than planned, applying them again", "instance", name,
+				"tenants", strings.Join(want, ", "))
+			if err := c.startOn(ctx, name, want); err != nil {
+				c.logger().Warn("applying tenants again failed", "instance", name, "error", err)
+			}
+		}()
+	}
+}
+
+// tenantsDiffer reports whether a component that status lists as up runs
+// with other tenants than want, or a component is missing.
+func (c *Controller) tenantsDiffer(status dfmapi.Status, want []string) bool {
+	for _, name := range c.Components {
+		comp, ok := status.Component(name)
+		if !ok {
+			return true
+		}
+		if comp.State == dfmapi.ComponentUp && !slices.Equal(slices.Sorted(slices.Values(comp.Tenants)), want) {
+			return true
+		}
+	}
+	return false
 }
 
 // checksSuspect reports whether more than half of the ready instances look

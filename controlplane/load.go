@@ -23,7 +23,14 @@ type loadTracker struct {
 	// started is the first sample: before a whole long window has passed
 	// since it, the rates are missing, not zero.
 	started time.Time
+	// last is the last sample stored. The windows hold one sample per
+	// second, so passes in between, such as those that notifications
+	// cause, must not store theirs: the span would shrink.
+	last time.Time
 }
+
+// minSampleGap is the shortest time between two stored samples.
+const minSampleGap = 900 * time.Millisecond
 
 func (l *loadTracker) init(stats *balancer.Stats, p Policy) {
 	l.policy = p
@@ -43,6 +50,14 @@ func (l *loadTracker) sample(now time.Time) {
 	if l.short == nil {
 		return
 	}
+	l.mu.Lock()
+	if !l.last.IsZero() && now.Sub(l.last) < minSampleGap {
+		l.mu.Unlock()
+		return
+	}
+	l.last = now
+	l.mu.Unlock()
+
 	l.short.Sample(now)
 	l.long.Sample(now)
 	rates := l.short.Rates()

@@ -218,15 +218,15 @@ func (c *Controller) rollback(ctx context.Context, cause error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state.Op = nil
-	failed := op.clone()
-	failed.Error = cause.Error()
-	if err := c.save(&failed); err != nil {
-		errs = append(errs, err)
-	}
 	if op.Kind == OpScaleOut {
 		// A failed scale-out waits for its cooldown too, so that a
 		// provider that cannot create is not asked again every pass.
 		c.state.LastScaleOut = c.now()
+	}
+	failed := op.clone()
+	failed.Error = cause.Error()
+	if err := c.save(&failed); err != nil {
+		errs = append(errs, err)
 	}
 	c.logger().Error("alert: operation failed and was rolled back", "op", op.ID, "kind", op.Kind, "step", op.Step, "error", cause)
 	c.decide(Decision{Kind: string(op.Kind) + "_failed", Instance: firstOf(op.Create), Op: op.ID,

@@ -34,7 +34,9 @@ func (c *Controller) Start(ctx context.Context, layout []Plan) error {
 	}
 
 	c.mu.Lock()
-	if saved == nil {
+	// A first start that was rolled back saved an empty state; the
+	// configured layout still has to be applied.
+	if saved == nil || len(saved.Instances) == 0 && saved.Op == nil {
 		c.state = newState()
 		op := layoutOp(c.state, nil, layout)
 		op.Observed = "no saved state"

@@ -93,6 +93,7 @@ func (c *Controller) stepSwitch(op *Operation) error {
 	defer c.mu.Unlock()
 
 	now := c.now()
+	previous := c.state.clone()
 	for name, tenants := range op.Layout {
 		c.state.setTenants(name, tenants, now)
 	}
@@ -107,6 +108,9 @@ func (c *Controller) stepSwitch(op *Operation) error {
 		}
 	}
 	if err := c.publish(); err != nil {
+		// The routes did not change, so neither does the placement.
+		previous.Op = c.state.Op
+		c.state = previous
 		return fmt.Errorf("publishing routes of operation %d: %w", op.ID, err)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,7 +64,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	d.load = newLoad(listenAddr)
+	d.load = NewLoad(listenAddr)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go d.watch.run(watchCtx)
@@ -107,6 +108,7 @@ func newDemo(opts Options) (*demo, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", opts.Dir, err)
 	}
+	opts.Out = &lockedWriter{w: opts.Out}
 	token, secret := randomHex(), randomHex()
 	d := &demo{
 		opts:    opts,
@@ -268,3 +270,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 var errTimeout = errors.New("timed out")
+
+// lockedWriter serialises the writes of the narration and of the
+// decision watcher, which run in different goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

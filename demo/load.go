@@ -37,7 +37,8 @@ type tenantLoad struct {
 // maxRequestsPerClient bounds every client, whatever the demo's length.
 const maxRequestsPerClient = 1_000_000
 
-func newLoad(addr string) *Load {
+// NewLoad returns a Load that sends its requests to the proxy at addr.
+func NewLoad(addr string) *Load {
 	return &Load{
 		addr: addr,
 		client: &http.Client{

@@ -78,7 +78,7 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	health := balancer.HealthConfig{Failures: cfg.Proxy.PassiveFailures, Cooloff: cfg.Proxy.PassiveCooloff}
+	health := balancer.HealthConfig{Failures: cfg.Proxy.PassiveFailures, Cooloff: cfg.Proxy.PassiveCooloff, SlowStart: cfg.Proxy.SlowStart}
 	a.pool = balancer.NewPool(a.proxy.NewTransport, health, proxy.CloseTransport)
 	a.window = balancer.NewWindow(a.stats, time.Second, 60)
 
@@ -332,6 +332,10 @@ func proxyOptions(cfg *config.Config) (proxy.Options, error) {
 		MaxConnsPerBackend:    p.MaxConnsPerBackend,
 		RetryAttempts:         p.RetryAttempts,
 		ShutdownGrace:         p.ShutdownGrace,
+		TryDuration:           p.TryDuration,
+		TryInterval:           p.TryInterval,
+		MaxConns:              p.MaxConns,
+		TenantQueueTimeout:    p.TenantQueueTimeout,
 	}, nil
 }
 

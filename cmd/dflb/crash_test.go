@@ -27,8 +27,8 @@ import (
 
 // dflbProcess is a dflb program run by a test.
 type dflbProcess struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has been waited for
 }
 
 func startDFLBProcess(t *testing.T, bin, config, dataDir string, env []string) *dflbProcess {
@@ -41,27 +41,30 @@ func startDFLBProcess(t *testing.T, bin, config, dataDir string, env []string) *
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())
-	p := &dflbProcess{cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &dflbProcess{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() { p.stop() })
 	return p
 }
 
-// stop ends the process with SIGTERM, then SIGKILL after 30 s.
+// stop ends the process with SIGTERM, then SIGKILL after 30 s. Calling
+// it again, or after kill, does nothing.
 func (p *dflbProcess) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.exited:
 	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		p.kill()
 	}
 }
 
 // kill ends the process with SIGKILL, as a crash would.
 func (p *dflbProcess) kill() {
 	_ = p.cmd.Process.Kill()
-	<-p.done
+	<-p.exited
 }
 
 // answers reports whether url answers 200 within a second.
@@ -110,15 +113,17 @@ func TestScaleOutSurvivesSIGKILL(t *testing.T) {
 	first := startDFLBProcess(t, bin, config, dataDir, env)
 	require.Eventually(t, func() bool { return answers("http://" + admin + "/healthz") }, time.Minute, 20*time.Millisecond)
 
-	// Overload i1 until the new instance's DFM answers, then crash.
+	// Overload i1 until the scale-out has created its instance and not
+	// yet switched the routes, then crash.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	l := startPacedLoad(ctx, listen, map[string]tenantRate{"acme": {clients: 2}, "globex": {clients: 1, pace: 50 * time.Millisecond}})
-	newDFM := "http://" + network + ".2:7070/healthz"
-	require.Eventually(t, func() bool { return answers(newDFM) }, 45*time.Second, 5*time.Millisecond,
-		"no scale-out created a second instance")
+	require.Eventually(t, func() bool {
+		st, err := fetchStatus(admin)
+		return err == nil && st.Managed != nil && st.Managed.Op != nil && st.Managed.Op.Step == controlplane.StepWiden
+	}, 45*time.Second, 2*time.Millisecond, "no scale-out reached its widen step")
 	first.kill()
 	cancel()
-	l.wg.Wait()
+	l.Wait()
 
 	db, err := controlplane.OpenDB(filepath.Join(dataDir, stateFile))
 	require.NoError(t, err)
@@ -126,6 +131,7 @@ func TestScaleOutSurvivesSIGKILL(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	require.NotNil(t, crashed.Op, "the crash should fall inside the scale-out")
+	require.True(t, crashed.Op.Switched.IsZero(), "the crash should fall before the switch")
 	t.Logf("killed at step %s of operation %d (%s)", crashed.Op.Step, crashed.Op.ID, crashed.Op.Reason)
 
 	second := startDFLBProcess(t, bin, config, dataDir, env)

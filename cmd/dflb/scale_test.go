@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dflb/dflb/controlplane"
+	"github.com/dflb/dflb/demo"
 )
 
 // scaleConfig is a configuration for the local provider on network with
@@ -76,15 +75,6 @@ func startScaleApp(t *testing.T, text string) *app {
 	return a
 }
 
-// pacedLoad sends GETs for several tenants, each from its own clients,
-// until ctx ends or each client has sent 50,000, and counts failures and
-// misrouted requests (421 from a component).
-type pacedLoad struct {
-	sent, failed, misrouted atomic.Int64
-	lastFailure             atomic.Value // string
-	wg                      sync.WaitGroup
-}
-
 // tenantRate is the load of one tenant: clients that each wait pace
 // between requests.
 type tenantRate struct {
@@ -92,47 +82,26 @@ type tenantRate struct {
 	pace    time.Duration
 }
 
-func startPacedLoad(ctx context.Context, addr string, rates map[string]tenantRate) *pacedLoad {
-	l := &pacedLoad{}
+// startPacedLoad starts a load for each tenant in rates until ctx ends.
+func startPacedLoad(ctx context.Context, addr string, rates map[string]tenantRate) *demo.Load {
+	l := demo.NewLoad(addr)
 	for tenant, r := range rates {
-		for range r.clients {
-			l.wg.Go(func() {
-				for n := 0; n < 50000 && ctx.Err() == nil; n++ {
-					status, _, err := served(addr, tenant)
-					if ctx.Err() != nil {
-						return
-					}
-					l.sent.Add(1)
-					switch {
-					case err != nil:
-						l.failed.Add(1)
-						l.lastFailure.Store(err.Error())
-					case status == http.StatusMisdirectedRequest:
-						l.misrouted.Add(1)
-					case status != http.StatusOK:
-						l.failed.Add(1)
-						l.lastFailure.Store(fmt.Sprintf("%s: status %d", tenant, status))
-					}
-					if r.pace > 0 {
-						time.Sleep(r.pace)
-					}
-				}
-			})
-		}
+		l.Start(ctx, tenant, r.clients, r.pace)
 	}
 	return l
 }
 
-// stop ends the load and checks that no request failed or was misrouted.
-func (l *pacedLoad) stop(t *testing.T, cancel context.CancelFunc) {
+// stopLoad ends the load and checks that no request failed or was
+// misrouted.
+func stopLoad(t *testing.T, l *demo.Load, cancel context.CancelFunc) {
 	t.Helper()
 	cancel()
-	l.wg.Wait()
-	t.Logf("requests: %d sent, %d failed, %d misrouted (last failure: %v)", l.sent.Load(), l.failed.Load(),
-		l.misrouted.Load(), l.lastFailure.Load())
-	assert.Positive(t, l.sent.Load())
-	assert.Zero(t, l.failed.Load())
-	assert.Zero(t, l.misrouted.Load())
+	l.Wait()
+	sent, failed, misrouted := l.Summary()
+	t.Logf("requests: %d sent, %d failed, %d misrouted (last failure: %q)", sent, failed, misrouted, l.LastFailure())
+	assert.Positive(t, sent)
+	assert.Zero(t, failed)
+	assert.Zero(t, misrouted)
 }
 
 // placement returns the tenants of each instance in the control plane's
@@ -192,7 +161,7 @@ func TestScaleOutUnderLoad(t *testing.T) {
 		return len(p) == 2 && slices.Equal(p["i2"], []string{"acme"})
 	}, 45*time.Second, 100*time.Millisecond, "acme did not move to a new instance: %v", placement(a))
 	time.Sleep(time.Second) // keep loading past the narrowing of i1
-	l.stop(t, cancel)
+	stopLoad(t, l, cancel)
 	logDecisions(t, a)
 
 	assert.Equal(t, []string{"globex", "initech"}, placement(a)["i1"])
@@ -232,7 +201,7 @@ func TestScaleInUnderLoad(t *testing.T) {
 	require.Eventually(t, func() bool { return len(placement(a)) == 1 }, 45*time.Second, 100*time.Millisecond,
 		"no instance was removed: %v", placement(a))
 	time.Sleep(time.Second)
-	l.stop(t, cancel)
+	stopLoad(t, l, cancel)
 	logDecisions(t, a)
 
 	for name, tenants := range placement(a) {
