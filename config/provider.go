@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 
 	"go.yaml.in/yaml/v3"
@@ -25,8 +26,15 @@ type Provider struct {
 	// every DFM share to authenticate each other. When the variable is unset,
 	// dflb generates a secret into its data directory. Default DFLB_DFM_SECRET.
 	SecretEnv string
-	// Local configures the local provider; it is ignored by the static one.
+	// Local configures the local provider; the others ignore it.
 	Local LocalProvider
+	// DigitalOcean configures droplets; the others ignore it.
+	DigitalOcean DigitalOceanProvider
+	// NotifyURL is where DFM on each instance posts its notifications: the
+	// admin listener's /v1/notifications as the instances reach it. Default:
+	// derived from admin.listen, with loopback for an unspecified host,
+	// which suits local instances only.
+	NotifyURL string
 }
 
 // LocalProvider configures instances made of local processes.
@@ -74,6 +82,8 @@ func (d *decoder) provider(path string, n *yaml.Node, p *Provider) {
 		field{"kind", d.String(&p.Kind)},
 		field{"secret_env", d.String(&p.SecretEnv)},
 		field{"local", func(path string, n *yaml.Node) { d.localProvider(path, n, &p.Local) }},
+		field{"digitalocean", func(path string, n *yaml.Node) { d.digitalOceanProvider(path, n, &p.DigitalOcean) }},
+		field{"notify_url", d.String(&p.NotifyURL)},
 	)
 }
 
@@ -108,12 +118,23 @@ func (c *Config) validateProvider() []error {
 		errs = append(errs, err)
 	}
 
+	if p.NotifyURL != "" {
+		if u, err := url.Parse(p.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, c.errorf("provider.notify_url", "invalid URL %q; write the admin listener's URL as the instances reach it, such as http://10.0.0.2:9090/v1/notifications", p.NotifyURL))
+		}
+	}
+
 	switch p.Kind {
 	case ProviderStatic:
 		return errs
 	case ProviderLocal:
+	case ProviderDigitalOcean:
+		if p.NotifyURL == "" {
+			errs = append(errs, c.errorf("provider.notify_url", "droplets cannot reach DFLB's admin listener through loopback; set provider.notify_url to its VPC address, such as http://10.0.0.2:9090/v1/notifications"))
+		}
+		return errs
 	default:
-		return append(errs, c.errorf("provider.kind", "unknown provider %q; use %s or %s", p.Kind, ProviderStatic, ProviderLocal))
+		return append(errs, c.errorf("provider.kind", "unknown provider %q; use %s, %s or %s", p.Kind, ProviderStatic, ProviderLocal, ProviderDigitalOcean))
 	}
 
 	l := &p.Local

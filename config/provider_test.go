@@ -38,7 +38,7 @@ func TestParseProviderErrors(t *testing.T) {
 		t.Helper()
 		assert.Contains(t, parseError(t, data), want)
 	}
-	f("provider:\n  kind: cloud\n", `c.yaml:2: provider.kind: unknown provider "cloud"; use static or local`)
+	f("provider:\n  kind: cloud\n", `c.yaml:2: provider.kind: unknown provider "cloud"; use static, local or digitalocean`)
 	f("provider:\n  kind: local\n  local:\n    rot: x\n", `c.yaml:4: unknown key "rot" in provider.local`)
 	f("provider:\n  kind: local\ninstances:\n  - id: i1\n    components: {app: 127.0.0.1:9001}\n",
 		`c.yaml:5: instances[0].components: instance "i1" lists component addresses, but the local provider assigns them`)

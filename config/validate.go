@@ -194,9 +194,9 @@ func (c *Config) validateInstances() []error {
 }
 
 func (c *Config) validateInstanceComponents(path string, inst Instance) []error {
-	if c.Provider.Kind == ProviderLocal {
+	if c.Provider.Kind != ProviderStatic {
 		if len(inst.Components) > 0 {
-			return []error{c.errorf(path+".components", "instance %q lists component addresses, but the local provider assigns them; remove components or use provider kind %s", inst.ID, ProviderStatic)}
+			return []error{c.errorf(path+".components", "instance %q lists component addresses, but the %s provider assigns them; remove components or use provider kind %s", inst.ID, c.Provider.Kind, ProviderStatic)}
 		}
 		return nil
 	}

@@ -106,6 +106,10 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 		a.close()
 		return nil, fmt.Errorf("%s: %w", configPath, err)
 	}
+	if c := a.instances.controller; c != nil {
+		a.admin.Handle("POST "+controlplane.CancelPath, http.HandlerFunc(c.ServeCancel))
+		a.admin.Handle("GET "+controlplane.DecisionsPath, http.HandlerFunc(c.ServeDecisions))
+	}
 	return a, nil
 }
 

@@ -188,3 +188,50 @@ func TestStatusShowsPlacement(t *testing.T) {
 	assert.Contains(t, out.String(), "acme")
 	assert.Contains(t, out.String(), backend.Listener.Addr().String()+" up")
 }
+
+// The DigitalOcean provider fails at start with errors that name what to
+// set, and the token's value appears in none of them.
+func TestDigitalOceanStartErrors(t *testing.T) {
+	const base = `listen: 127.0.0.1:0
+admin: {listen: 127.0.0.2:0, token_env: DFLB_TEST_ADMIN_TOKEN}
+provider:
+  kind: digitalocean
+  secret_env: DFLB_TEST_DFM_SECRET
+%s  digitalocean:
+    token_env: DFLB_TEST_DO_TOKEN
+    api_url: http://127.0.0.1:1/
+    cluster: test
+    region: ams3
+    size: s-1vcpu-1gb
+    image: "123456"
+    vpc_uuid: 5a4981aa-9653-4bd1-bef5-d6bff52042e4
+instances:
+  - id: i1
+    tenants: [acme]
+`
+	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-admin-token")
+	t.Setenv("DFLB_TEST_DFM_SECRET", "test-dfm-secret")
+	start := func(notify string) error {
+		path := filepath.Join(t.TempDir(), "dflb.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(base, notify)), 0o600))
+		// Nothing answers on the API address, so the third start only
+		// retries until this deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := newApp(ctx, path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		return err
+	}
+
+	err := start("")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "provider.notify_url")
+
+	err = start("  notify_url: http://10.0.0.2:9090/v1/notifications\n")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "DFLB_TEST_DO_TOKEN")
+
+	t.Setenv("DFLB_TEST_DO_TOKEN", "dop_v1_secret_token_value")
+	err = start("  notify_url: http://10.0.0.2:9090/v1/notifications\n")
+	require.Error(t, err, "no API answers on 127.0.0.1:1")
+	assert.NotContains(t, err.Error(), "dop_v1_secret_token_value")
+}

@@ -7,11 +7,13 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/dflb/dflb/balancer"
 	"github.com/dflb/dflb/config"
 	"github.com/dflb/dflb/controlplane"
 	"github.com/dflb/dflb/provider"
+	"github.com/dflb/dflb/provider/digitalocean"
 	"github.com/dflb/dflb/provider/local"
 )
 
@@ -27,9 +29,21 @@ type instances struct {
 // newInstances builds the provider that cfg selects. notifyURL is where
 // DFM posts its notifications and secret is the secret shared with DFM.
 func newInstances(cfg *config.Config, notifyURL, secret string, logger *slog.Logger) (*instances, error) {
-	if cfg.Provider.Kind != config.ProviderLocal {
-		return &instances{log: logger}, nil
+	if cfg.Provider.NotifyURL != "" {
+		notifyURL = cfg.Provider.NotifyURL
 	}
+	switch cfg.Provider.Kind {
+	case config.ProviderLocal:
+		return newLocalInstances(cfg, notifyURL, secret, logger)
+	case config.ProviderDigitalOcean:
+		return newDropletInstances(cfg, notifyURL, secret, logger)
+	}
+	return &instances{log: logger}, nil
+}
+
+// newLocalInstances builds the local provider: instances as process
+// groups on loopback addresses.
+func newLocalInstances(cfg *config.Config, notifyURL, secret string, logger *slog.Logger) (*instances, error) {
 
 	l := cfg.Provider.Local
 	templates := make([]local.ComponentTemplate, 0, len(l.Components))
@@ -54,6 +68,53 @@ func newInstances(cfg *config.Config, notifyURL, secret string, logger *slog.Log
 			Image:     local.DefaultImage,
 			Bootstrap: provider.Bootstrap{NotifyURL: notifyURL, Secret: secret},
 			Logger:    logger,
+		},
+		log: logger,
+	}, nil
+}
+
+// newDropletInstances builds the DigitalOcean provider: instances as
+// droplets made from a prepared image.
+func newDropletInstances(cfg *config.Config, notifyURL, secret string, logger *slog.Logger) (*instances, error) {
+	d := cfg.Provider.DigitalOcean
+	components := make([]digitalocean.ComponentTemplate, 0, len(d.Components))
+	for _, c := range d.Components {
+		components = append(components, digitalocean.ComponentTemplate{Name: c.Name, Port: c.Port, Args: c.Args})
+	}
+	p, err := digitalocean.New(digitalocean.Config{
+		TokenEnv:             d.TokenEnv,
+		APIURL:               d.APIURL,
+		Cluster:              d.Cluster,
+		Region:               d.Region,
+		Size:                 d.Size,
+		Image:                d.Image,
+		VPCUUID:              d.VPCUUID,
+		SSHKeys:              d.SSHKeys,
+		Tags:                 d.Tags,
+		MaxDroplets:          d.MaxDroplets,
+		DFMPort:              d.DFMPort,
+		ComponentBinary:      d.ComponentBinary,
+		Components:           components,
+		CreateTimeout:        d.CreateTimeout,
+		ReadyTimeout:         d.ReadyTimeout,
+		RebootTimeout:        d.RebootTimeout,
+		ActionTimeout:        d.ActionTimeout,
+		PollInterval:         d.PollInterval,
+		RequestTimeout:       d.RequestTimeout,
+		HealthRequestTimeout: d.HealthTimeout,
+		MaxRetries:           d.MaxRetries,
+		RateLimitMaxWait:     d.RateLimitMaxWait,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("provider.digitalocean: %w", err)
+	}
+	return &instances{
+		launcher: &controlplane.Launcher{
+			Provider:  p,
+			Bootstrap: provider.Bootstrap{NotifyURL: notifyURL, Secret: secret},
+			// Droplets boot in minutes, not seconds.
+			ReadyTimeout: 10 * time.Minute,
+			Logger:       logger,
 		},
 		log: logger,
 	}, nil

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dflb/dflb/controlplane"
 	"github.com/dflb/dflb/provider/local"
 )
 
@@ -104,4 +108,49 @@ func TestAllInstancesOfTenantDown(t *testing.T) {
 		status, _, err := served(addr, "acme")
 		return err == nil && status == http.StatusOK
 	}, 60*time.Second, 200*time.Millisecond, "acme was not served again after the restart")
+}
+
+// The decision log and the cancel command need the admin token, filter
+// by kind and time, and refuse to cancel when no scale-in runs.
+func TestDecisionLogAndCancelAPI(t *testing.T) {
+	a := startScaleApp(t, scaleConfig(t.TempDir(), "127.0.75", `  enabled: false`, "i1=acme"))
+	base := "http://" + a.adminLn.Addr().String()
+	do := func(method, path, token string) (int, string) {
+		req, err := http.NewRequest(method, base+path, nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+
+	status, _ := do(http.MethodGet, "/v1/decisions", "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, _ = do(http.MethodGet, "/v1/decisions", "wrong-token")
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	status, body := do(http.MethodGet, "/v1/decisions?kind=apply", "test-admin-token")
+	require.Equal(t, http.StatusOK, status, body)
+	var decisions []controlplane.Decision
+	require.NoError(t, json.Unmarshal([]byte(body), &decisions))
+	require.Len(t, decisions, 1, body)
+	assert.Equal(t, "apply", decisions[0].Kind)
+
+	future := url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339))
+	status, body = do(http.MethodGet, "/v1/decisions?since="+future, "test-admin-token")
+	require.Equal(t, http.StatusOK, status, body)
+	assert.JSONEq(t, "[]", body)
+
+	status, body = do(http.MethodGet, "/v1/decisions?since=yesterday", "test-admin-token")
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, `invalid since \"yesterday\"`)
+
+	status, body = do(http.MethodPost, "/v1/operations/cancel", "test-admin-token")
+	assert.Equal(t, http.StatusConflict, status)
+	assert.Contains(t, body, "no operation that can be cancelled")
 }
