@@ -46,6 +46,9 @@ type Autoscale struct {
 	Warmup time.Duration
 	// MaxTenantsPerStep bounds the tenants one operation moves. Default 10.
 	MaxTenantsPerStep int
+	// MaxTenantsPerInstance bounds the tenants that the tenant API places
+	// on one instance before it creates another. Default 50.
+	MaxTenantsPerInstance int
 	// DrainTimeout bounds the wait for a removed instance's requests in
 	// flight. Default 30s.
 	DrainTimeout time.Duration
@@ -66,21 +69,22 @@ type Autoscale struct {
 
 func defaultAutoscale() Autoscale {
 	return Autoscale{
-		MinInstances:      1,
-		MaxInstances:      4,
-		OverloadCPU:       0.8,
-		Target:            0.7,
-		OverloadFor:       10 * time.Second,
-		LowFor:            60 * time.Second,
-		ScaleOutCooldown:  60 * time.Second,
-		ScaleInCooldown:   120 * time.Second,
-		Warmup:            60 * time.Second,
-		MaxTenantsPerStep: 10,
-		DrainTimeout:      30 * time.Second,
-		ShutdownTimeout:   60 * time.Second,
-		FailbackAfter:     10 * time.Second,
-		MaxRestarts:       3,
-		Orphans:           "report",
+		MinInstances:          1,
+		MaxInstances:          4,
+		OverloadCPU:           0.8,
+		Target:                0.7,
+		OverloadFor:           10 * time.Second,
+		LowFor:                60 * time.Second,
+		ScaleOutCooldown:      60 * time.Second,
+		ScaleInCooldown:       120 * time.Second,
+		Warmup:                60 * time.Second,
+		MaxTenantsPerStep:     10,
+		MaxTenantsPerInstance: 50,
+		DrainTimeout:          30 * time.Second,
+		ShutdownTimeout:       60 * time.Second,
+		FailbackAfter:         10 * time.Second,
+		MaxRestarts:           3,
+		Orphans:               "report",
 	}
 }
 
@@ -99,6 +103,7 @@ func (d *decoder) autoscale(path string, n *yaml.Node, a *Autoscale) {
 		field{"scale_in_cooldown", d.Duration(&a.ScaleInCooldown)},
 		field{"warmup", d.Duration(&a.Warmup)},
 		field{"max_tenants_per_step", d.Int(&a.MaxTenantsPerStep)},
+		field{"max_tenants_per_instance", d.Int(&a.MaxTenantsPerInstance)},
 		field{"drain_timeout", d.Duration(&a.DrainTimeout)},
 		field{"shutdown_timeout", d.Duration(&a.ShutdownTimeout)},
 		field{"failback_after", d.Duration(&a.FailbackAfter)},
@@ -149,6 +154,9 @@ func (c *Config) validateAutoscale() []error {
 	}
 	if a.MaxTenantsPerStep < 1 {
 		add("max_tenants_per_step", "max_tenants_per_step %d is below 1; moves need at least one tenant", a.MaxTenantsPerStep)
+	}
+	if a.MaxTenantsPerInstance < 1 {
+		add("max_tenants_per_instance", "max_tenants_per_instance %d is below 1; an instance needs room for a tenant", a.MaxTenantsPerInstance)
 	}
 	if a.MaxRestarts < 1 {
 		add("max_restarts", "max_restarts %d is below 1; allow at least one restart before a replacement", a.MaxRestarts)

@@ -41,6 +41,9 @@ type Controller struct {
 	Now func() time.Time
 	// Tick is the time between two passes. Default 1 s.
 	Tick time.Duration
+	// OnLimits, when set, receives the limits of every tenant that has any
+	// whenever they change, under the controller's lock.
+	OnLimits func(map[string]TenantLimits)
 
 	mu         sync.Mutex
 	state      *State
@@ -51,6 +54,9 @@ type Controller struct {
 	skipped    map[string]string // last reason logged per instance for not acting
 	atMax      bool
 	busy       map[string]bool // instances with a failover or failback under way
+	// retiring holds the backends of each instance being removed, as they
+	// were before the switch took them out of the pool.
+	retiring map[string][]*balancer.Backend
 
 	// running is set while an operation's goroutine runs; cancel ends its
 	// context, which a scale-in honours until its shutdown step.
@@ -97,6 +103,7 @@ func (c *Controller) init() {
 	}
 	c.observed = map[string]*observation{}
 	c.skipped = map[string]string{}
+	c.retiring = map[string][]*balancer.Backend{}
 	c.wake = make(chan struct{}, 1)
 	c.load.init(c.Stats, c.Policy)
 }
@@ -168,6 +175,10 @@ func (c *Controller) pass(ctx context.Context) {
 	c.reconcileFailover(ctx, now)
 	if c.state.Op != nil {
 		c.cancelOnOverload(now)
+		c.startOp(ctx)
+		return
+	}
+	if c.planTenants(now) {
 		c.startOp(ctx)
 		return
 	}

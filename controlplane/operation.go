@@ -22,6 +22,9 @@ const (
 	// OpApply creates the instances and places the tenants that the
 	// configuration file lists.
 	OpApply OpKind = "apply"
+	// OpTenants places the tenants created through the tenant API and
+	// removes those removed through it.
+	OpTenants OpKind = "tenants"
 )
 
 // Step is the next step of an operation. Steps run in this order; each
@@ -84,6 +87,10 @@ type Operation struct {
 	Before map[string][]string `json:"before"`
 	// Moved lists the tenants that change instance, for the decision log.
 	Moved []string `json:"moved,omitempty"`
+	// Added and Removed are the tenants that an OpTenants operation
+	// creates and removes.
+	Added   []string `json:"added,omitempty"`
+	Removed []string `json:"removed,omitempty"`
 	// Retire names the instances removed after the switch.
 	Retire []string `json:"retire,omitempty"`
 	// Graceful says whether retired instances are drained and shut down
@@ -106,6 +113,8 @@ func (op Operation) clone() Operation {
 	op.Layout = cloneLayout(op.Layout)
 	op.Before = cloneLayout(op.Before)
 	op.Moved = slices.Clone(op.Moved)
+	op.Added = slices.Clone(op.Added)
+	op.Removed = slices.Clone(op.Removed)
 	op.Retire = slices.Clone(op.Retire)
 	return op
 }

@@ -52,6 +52,9 @@ type Policy struct {
 	Warmup time.Duration
 	// MaxTenantsPerStep bounds the tenants one operation moves. Default 10.
 	MaxTenantsPerStep int
+	// MaxTenantsPerInstance bounds the tenants that the tenant API places
+	// on one instance before it creates another. Default 50.
+	MaxTenantsPerInstance int
 	// DrainTimeout bounds the wait for a retired instance's requests in
 	// flight. Default 30 s.
 	DrainTimeout time.Duration
@@ -79,6 +82,7 @@ func (p Policy) withDefaults() Policy {
 	setDefault(&p.ScaleInCooldown, 120*time.Second)
 	setDefault(&p.Warmup, 60*time.Second)
 	setDefault(&p.MaxTenantsPerStep, 10)
+	setDefault(&p.MaxTenantsPerInstance, 50)
 	setDefault(&p.DrainTimeout, 30*time.Second)
 	setDefault(&p.ShutdownTimeout, 60*time.Second)
 	setDefault(&p.FailbackAfter, 10*time.Second)

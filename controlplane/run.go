@@ -182,6 +182,8 @@ func (c *Controller) finish() error {
 		c.state.LastScaleOut = now
 	case OpScaleIn:
 		c.state.LastScaleIn = now
+	case OpTenants:
+		c.tenantsDone(op, now)
 	}
 	c.state.Op = nil
 	done := op.clone()
@@ -218,6 +220,7 @@ func (c *Controller) rollback(ctx context.Context, cause error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state.Op = nil
+	c.tenantsFailed(&op, cause, c.now())
 	if op.Kind == OpScaleOut {
 		// A failed scale-out waits for its cooldown too, so that a
 		// provider that cannot create is not asked again every pass.
@@ -248,6 +251,7 @@ func (c *Controller) undo(ctx context.Context) error {
 			if r, ok := c.state.Instances[name]; ok {
 				r.Phase = PhaseReady
 			}
+			delete(c.retiring, name)
 		}
 		if err := c.publish(); err != nil {
 			c.mu.Unlock()

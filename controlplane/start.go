@@ -54,6 +54,7 @@ func (c *Controller) Start(ctx context.Context, layout []Plan) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.limitsChanged()
 	return c.publish()
 }
 

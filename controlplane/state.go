@@ -83,6 +83,9 @@ type State struct {
 	LastScaleIn  time.Time `json:"last_scale_in"`
 	// Op is the operation in progress, nil when none is.
 	Op *Operation `json:"op,omitempty"`
+	// Tenants are the tenants created through the tenant API, and those
+	// of the configuration file being removed through it, by ID.
+	Tenants map[string]*TenantRecord `json:"tenants,omitempty"`
 }
 
 func newState() *State {
@@ -104,6 +107,14 @@ func (s *State) clone() *State {
 	if s.Op != nil {
 		op := s.Op.clone()
 		out.Op = &op
+	}
+	if s.Tenants != nil {
+		out.Tenants = make(map[string]*TenantRecord, len(s.Tenants))
+		for id, r := range s.Tenants {
+			c := *r
+			c.Metadata = maps.Clone(r.Metadata)
+			out.Tenants[id] = &c
+		}
 	}
 	return &out
 }

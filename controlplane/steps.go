@@ -106,6 +106,9 @@ func (c *Controller) stepSwitch(op *Operation) error {
 		if r, ok := c.state.Instances[name]; ok {
 			r.Phase = PhaseRetiring
 		}
+		// The new table no longer has these backends, so the pool forgets
+		// them; the drain step counts their requests in flight here.
+		c.retiring[name] = backendsOf(c.Pool, name, "")
 	}
 	if err := c.publish(); err != nil {
 		// The routes did not change, so neither does the placement.
@@ -206,9 +209,17 @@ func (c *Controller) stepDrain(ctx context.Context, op *Operation) error {
 	}
 	deadline := c.now().Add(c.Policy.DrainTimeout)
 	for _, name := range op.Retire {
+		c.mu.Lock()
+		backends, ok := c.retiring[name]
+		c.mu.Unlock()
+		if !ok {
+			// Resumed after a restart: no request of this process can be
+			// in flight on backends the pool no longer has.
+			backends = backendsOf(c.Pool, name, "")
+		}
 		for {
 			inflight := int64(0)
-			for _, b := range backendsOf(c.Pool, name, "") {
+			for _, b := range backends {
 				inflight += b.Inflight()
 			}
 			if inflight == 0 {
@@ -288,6 +299,7 @@ func (c *Controller) stepDelete(ctx context.Context, op *Operation) error {
 		c.mu.Lock()
 		delete(c.state.Instances, name)
 		delete(c.observed, name)
+		delete(c.retiring, name)
 		err := c.save(nil)
 		c.mu.Unlock()
 		if err != nil {

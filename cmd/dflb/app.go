@@ -101,7 +101,7 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 			return nil, err
 		}
 	}
-	err = a.instances.start(ctx, cfg, wiring{db: a.db, publish: a.publish, stats: a.stats, pool: a.pool})
+	err = a.instances.start(ctx, cfg, wiring{db: a.db, publish: a.publish, stats: a.stats, pool: a.pool, limits: a.setTenantLimits})
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("%s: %w", configPath, err)
@@ -169,6 +169,18 @@ func (a *app) publish(specs []balancer.InstanceSpec) error {
 	a.stats.Retain(table)
 	a.specs.Store(&specs)
 	return nil
+}
+
+// setTenantLimits hands the tenants' limits to the proxy. Limits the
+// control plane accepted are valid, so an error is only logged.
+func (a *app) setTenantLimits(limits map[string]controlplane.TenantLimits) {
+	out := make(map[string]proxy.TenantLimit, len(limits))
+	for id, l := range limits {
+		out[id] = proxy.TenantLimit{Rate: l.Rate, Burst: l.Burst, MaxConcurrent: l.MaxConcurrent, MaxQueued: l.MaxQueued}
+	}
+	if err := a.proxy.SetTenantLimits(out); err != nil {
+		a.log.Error("applying tenant limits failed; the previous limits stay", "error", err)
+	}
 }
 
 // ready reports whether the proxy has a routing table with any tenant.

@@ -137,6 +137,7 @@ func (s *instances) start(ctx context.Context, cfg *config.Config, w wiring) err
 		Publish:    w.publish,
 		Stats:      w.stats,
 		Pool:       w.pool,
+		OnLimits:   w.limits,
 		Logger:     s.log,
 	}
 	return s.controller.Start(ctx, plans(cfg))
@@ -148,28 +149,31 @@ type wiring struct {
 	publish func([]balancer.InstanceSpec) error
 	stats   *balancer.Stats
 	pool    *balancer.Pool
+	// limits receives the tenants' data-plane limits whenever they change.
+	limits func(map[string]controlplane.TenantLimits)
 }
 
 // policy converts the autoscale section into the control plane's policy.
 func policy(a config.Autoscale) controlplane.Policy {
 	return controlplane.Policy{
-		Enabled:           a.Enabled,
-		MinInstances:      a.MinInstances,
-		MaxInstances:      a.MaxInstances,
-		OverloadRPS:       a.OverloadRPS,
-		LowRPS:            a.LowRPS,
-		OverloadCPU:       a.OverloadCPU,
-		Target:            a.Target,
-		OverloadFor:       a.OverloadFor,
-		LowFor:            a.LowFor,
-		ScaleOutCooldown:  a.ScaleOutCooldown,
-		ScaleInCooldown:   a.ScaleInCooldown,
-		Warmup:            a.Warmup,
-		MaxTenantsPerStep: a.MaxTenantsPerStep,
-		DrainTimeout:      a.DrainTimeout,
-		ShutdownTimeout:   a.ShutdownTimeout,
-		FailbackAfter:     a.FailbackAfter,
-		Orphans:           a.Orphans,
+		Enabled:               a.Enabled,
+		MinInstances:          a.MinInstances,
+		MaxInstances:          a.MaxInstances,
+		OverloadRPS:           a.OverloadRPS,
+		LowRPS:                a.LowRPS,
+		OverloadCPU:           a.OverloadCPU,
+		Target:                a.Target,
+		OverloadFor:           a.OverloadFor,
+		LowFor:                a.LowFor,
+		ScaleOutCooldown:      a.ScaleOutCooldown,
+		ScaleInCooldown:       a.ScaleInCooldown,
+		Warmup:                a.Warmup,
+		MaxTenantsPerStep:     a.MaxTenantsPerStep,
+		MaxTenantsPerInstance: a.MaxTenantsPerInstance,
+		DrainTimeout:          a.DrainTimeout,
+		ShutdownTimeout:       a.ShutdownTimeout,
+		FailbackAfter:         a.FailbackAfter,
+		Orphans:               a.Orphans,
 	}
 }
 
