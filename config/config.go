@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dflb/dflb/alert"
 	"github.com/dflb/dflb/internal/strictyaml"
 	"github.com/dflb/dflb/tenant"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	Provider Provider
 	// Autoscale configures scaling and repair of provider-made instances.
 	Autoscale Autoscale
+	// Alerts configures alert rules and where alerts go. Default: every
+	// rule on, no sink, so alerts reach the log only.
+	Alerts alert.Config
 
 	origin *strictyaml.Lines // lines of the parsed values for error messages, or nil when not parsed
 }
@@ -193,6 +197,7 @@ func Default() *Config {
 		Components: []string{"app"},
 		Provider:   defaultProvider(),
 		Autoscale:  defaultAutoscale(),
+		Alerts:     alert.DefaultConfig(),
 	}
 	c.fillDerivedDefaults()
 	return c

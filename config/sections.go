@@ -19,6 +19,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		field{"instances", func(path string, n *yaml.Node) { d.instances(path, n, &c.Instances) }},
 		field{"provider", func(path string, n *yaml.Node) { d.provider(path, n, &c.Provider) }},
 		field{"autoscale", func(path string, n *yaml.Node) { d.autoscale(path, n, &c.Autoscale) }},
+		field{"alerts", func(path string, n *yaml.Node) { d.alerts(path, n, &c.Alerts) }},
 	)
 }
 

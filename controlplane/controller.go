@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dflb/dflb/alert"
 	"github.com/dflb/dflb/balancer"
 	"github.com/dflb/dflb/dfmapi"
 	"github.com/dflb/dflb/provider"
@@ -41,6 +42,10 @@ type Controller struct {
 	Now func() time.Time
 	// Tick is the time between two passes. Default 1 s.
 	Tick time.Duration
+	// Alerts, when set, receives the alert conditions after every pass,
+	// and ErrorRate is the threshold of the tenant error rate rule.
+	Alerts    Alerter
+	ErrorRate alert.ErrorRateRuleConfig
 	// OnLimits, when set, receives the limits of every tenant that has any
 	// whenever they change, under the controller's lock.
 	OnLimits func(map[string]TenantLimits)
@@ -53,6 +58,9 @@ type Controller struct {
 	load       loadTracker
 	skipped    map[string]string // last reason logged per instance for not acting
 	atMax      bool
+	// scaleOutFailed describes the last scale-out that failed, until one
+	// succeeds.
+	scaleOutFailed string
 	busy       map[string]bool // instances with a failover or failback under way
 	// retiring holds the backends of each instance being removed, as they
 	// were before the switch took them out of the pool.
@@ -167,10 +175,19 @@ func (c *Controller) pass(ctx context.Context) {
 	c.load.sample(now)
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.state == nil || ctx.Err() != nil {
+		c.mu.Unlock()
 		return
 	}
+	c.passLocked(ctx, now)
+	conditions := c.alertConditions(now)
+	c.mu.Unlock()
+
+	c.syncAlerts(conditions)
+}
+
+// passLocked is the part of a pass that runs under c.mu.
+func (c *Controller) passLocked(ctx context.Context, now time.Time) {
 
 	c.reconcileFailover(ctx, now)
 	if c.state.Op != nil {
@@ -182,11 +199,14 @@ func (c *Controller) pass(ctx context.Context) {
 		c.startOp(ctx)
 		return
 	}
+	// Repair works with autoscaling off too.
 	if c.Policy.Enabled {
 		c.evaluate(now)
-		if c.state.Op != nil {
-			c.startOp(ctx)
-		}
+	} else {
+		c.planReplace(now)
+	}
+	if c.state.Op != nil {
+		c.startOp(ctx)
 	}
 }
 

@@ -54,6 +54,9 @@ func (h *ComponentHealth) Run(ctx context.Context, notes <-chan dfmapi.Notificat
 // backendsOf returns the pool's backends of instance and component, or of
 // every component of the instance when component is empty.
 func backendsOf(pool *balancer.Pool, instance, component string) []*balancer.Backend {
+	if pool == nil {
+		return nil
+	}
 	var matched []*balancer.Backend
 	for _, b := range pool.Backends() {
 		if b.Instance == instance && (component == "" || b.Component == component) {

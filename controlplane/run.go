@@ -180,6 +180,7 @@ func (c *Controller) finish() error {
 	switch op.Kind {
 	case OpScaleOut:
 		c.state.LastScaleOut = now
+		c.scaleOutFailed = ""
 	case OpScaleIn:
 		c.state.LastScaleIn = now
 	case OpTenants:
@@ -225,6 +226,7 @@ func (c *Controller) rollback(ctx context.Context, cause error) error {
 		// A failed scale-out waits for its cooldown too, so that a
 		// provider that cannot create is not asked again every pass.
 		c.state.LastScaleOut = c.now()
+		c.scaleOutFailed = fmt.Sprintf("operation %d (%s) failed at step %s: %v", op.ID, op.Reason, op.Step, cause)
 	}
 	failed := op.clone()
 	failed.Error = cause.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/dflb/dflb/admin"
+	"github.com/dflb/dflb/alert"
 	"github.com/dflb/dflb/balancer"
 	"github.com/dflb/dflb/config"
 	"github.com/dflb/dflb/controlplane"
@@ -42,6 +44,7 @@ type app struct {
 
 	instances     *instances
 	db            *controlplane.DB                        // nil for the static provider
+	alerts        *alert.Manager                          // nil for the static provider
 	specs         atomic.Pointer[[]balancer.InstanceSpec] // as last published
 	notifications *controlplane.NotificationHandler
 	dfmSecret     string
@@ -109,6 +112,14 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 	if c := a.instances.controller; c != nil {
 		a.admin.Handle("POST "+controlplane.CancelPath, http.HandlerFunc(c.ServeCancel))
 		a.admin.Handle("GET "+controlplane.DecisionsPath, http.HandlerFunc(c.ServeDecisions))
+		a.alerts, err = alert.New(cfg.Alerts, alert.WithLogger(logger), alert.WithNotifyHook(c.RecordAlert))
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("%s: alerts: %w", configPath, err)
+		}
+		c.Alerts = a.alerts
+		c.ErrorRate = cfg.Alerts.Rules.TenantErrorRate
+		a.admin.Handle("GET "+alertsPath, http.HandlerFunc(a.handleAlerts))
 	}
 	return a, nil
 }
@@ -171,6 +182,18 @@ func (a *app) publish(specs []balancer.InstanceSpec) error {
 	return nil
 }
 
+// alertsPath lists the alerts that are pending or firing.
+const alertsPath = "/v1/alerts"
+
+func (a *app) handleAlerts(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(a.alerts.Active()); err != nil {
+		a.log.Debug("writing alerts response failed", "error", err)
+	}
+}
+
 // setTenantLimits hands the tenants' limits to the proxy. Limits the
 // control plane accepted are valid, so an error is only logged.
 func (a *app) setTenantLimits(limits map[string]controlplane.TenantLimits) {
@@ -229,6 +252,7 @@ func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
 			Logger:      a.log,
 		}
 		go supervisor.Run(windowCtx)
+		go a.alerts.Run(windowCtx)
 		controlNotes, unsubscribeControl := a.notifications.Subscribe(256)
 		defer unsubscribeControl()
 		go func() {
