@@ -61,7 +61,7 @@ type Controller struct {
 	// scaleOutFailed describes the last scale-out that failed, until one
 	// succeeds.
 	scaleOutFailed string
-	busy       map[string]bool // instances with a failover or failback under way
+	busy           map[string]bool // instances with a failover or failback under way
 	// retiring holds the backends of each instance being removed, as they
 	// were before the switch took them out of the pool.
 	retiring map[string][]*balancer.Backend
