@@ -47,8 +47,9 @@ const (
 	// StepDrain waits until the retired instances have no request in
 	// flight, or until the drain deadline.
 	StepDrain Step = "drain"
-	// StepShutdown asks the retired instances' DFM for a graceful shutdown
-	// and waits for it. From here on the operation cannot be cancelled.
+	// StepShutdown requests a graceful shutdown from the retired instances'
+	// DFM and waits for it. The operation cannot be cancelled from this
+	// step on.
 	StepShutdown Step = "shutdown"
 	// StepDelete deletes the retired instances through the provider.
 	StepDelete Step = "delete"
@@ -93,10 +94,10 @@ type Operation struct {
 	Removed []string `json:"removed,omitempty"`
 	// Retire names the instances removed after the switch.
 	Retire []string `json:"retire,omitempty"`
-	// Graceful says whether retired instances are drained and shut down
+	// Graceful reports whether retired instances are drained and shut down
 	// before deletion; a broken instance is deleted at once.
 	Graceful bool `json:"graceful,omitempty"`
-	// Observed and Reason say what triggered the operation and why.
+	// Observed and Reason describe what triggered the operation and why.
 	Observed string    `json:"observed"`
 	Reason   string    `json:"reason"`
 	Started  time.Time `json:"started"`

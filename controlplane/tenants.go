@@ -25,7 +25,8 @@ const (
 	TenantReady TenantState = "ready"
 	// TenantRemoving is a tenant whose routes are being removed.
 	TenantRemoving TenantState = "removing"
-	// TenantFailed is a tenant that could not be placed; Error says why.
+	// TenantFailed is a tenant that could not be placed. Error contains the
+	// reason.
 	TenantFailed TenantState = "failed"
 )
 
@@ -47,7 +48,7 @@ type TenantLimits struct {
 	MaxQueued     int `json:"max_queued,omitempty"`
 }
 
-// TenantSpec is what the creator of a tenant asks for.
+// TenantSpec is the requested configuration of a tenant.
 type TenantSpec struct {
 	ID       string            `json:"id"`
 	Plan     string            `json:"plan,omitempty"`

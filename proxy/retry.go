@@ -50,7 +50,13 @@ func (p *Proxy) keepTrying(ctx *fasthttp.RequestCtx, req *fasthttp.Request, rout
 	start := ctx.Time()
 	deadline := start.Add(p.opts.TryDuration)
 	var elapsed time.Duration
-	for mayTryAgain(err, req) && p.waitToRetry(ctx, deadline) {
+	// A request that waited on a backend which then died, as a hung
+	// instance that is restarted does, can be past the deadline already.
+	// It still gets one round on the current table, whose routes may have
+	// moved away from that backend meanwhile.
+	lastRound := time.Now().After(deadline)
+	for mayTryAgain(err, req) && (p.waitToRetry(ctx, deadline) || lastRound) {
+		lastRound = false
 		next, lookupErr := p.router.Load().Lookup(res.Tenant, res.Component)
 		if lookupErr != nil {
 			// The tenant or its component left the routing table while
