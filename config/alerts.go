@@ -104,10 +104,16 @@ func (c *Config) validateAlerts() []error {
 	return errs
 }
 
-// unjoin returns the errors that errors.Join combined into err, or err.
+// unjoin returns the errors that errors.Join combined into err, at any
+// depth, or err itself.
 func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
 	}
-	return []error{err}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dflb/dflb/alert"
+	"github.com/dflb/dflb/broker"
 	"github.com/dflb/dflb/internal/strictyaml"
 	"github.com/dflb/dflb/tenant"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	Provider Provider
 	// Autoscale configures scaling and repair of provider-made instances.
 	Autoscale Autoscale
+	// Broker configures the tenant plans and the Open Service Broker
+	// endpoint, which is on when service_id is set.
+	Broker broker.Config
 	// Alerts configures alert rules and where alerts go. Default: every
 	// rule on, no sink, so alerts reach the log only.
 	Alerts alert.Config
@@ -198,6 +202,7 @@ func Default() *Config {
 		Provider:   defaultProvider(),
 		Autoscale:  defaultAutoscale(),
 		Alerts:     alert.DefaultConfig(),
+		Broker:     defaultBroker(),
 	}
 	c.fillDerivedDefaults()
 	return c

@@ -20,6 +20,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		field{"provider", func(path string, n *yaml.Node) { d.provider(path, n, &c.Provider) }},
 		field{"autoscale", func(path string, n *yaml.Node) { d.autoscale(path, n, &c.Autoscale) }},
 		field{"alerts", func(path string, n *yaml.Node) { d.alerts(path, n, &c.Alerts) }},
+		field{"broker", func(path string, n *yaml.Node) { d.broker(path, n, &c.Broker) }},
 	)
 }
 

@@ -45,6 +45,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateInstances()...)
 	errs = append(errs, c.validateAutoscale()...)
 	errs = append(errs, c.validateAlerts()...)
+	errs = append(errs, c.validateBroker()...)
 
 	if len(errs) == 0 {
 		// Every part was checked above. This catches what only the whole tenant

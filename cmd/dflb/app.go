@@ -23,6 +23,7 @@ import (
 	"github.com/dflb/dflb/admin"
 	"github.com/dflb/dflb/alert"
 	"github.com/dflb/dflb/balancer"
+	"github.com/dflb/dflb/broker"
 	"github.com/dflb/dflb/config"
 	"github.com/dflb/dflb/controlplane"
 	"github.com/dflb/dflb/proxy"
@@ -120,6 +121,10 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 		c.Alerts = a.alerts
 		c.ErrorRate = cfg.Alerts.Rules.TenantErrorRate
 		a.admin.Handle("GET "+alertsPath, http.HandlerFunc(a.handleAlerts))
+		if err := a.mountTenantAPI(c); err != nil {
+			a.close()
+			return nil, fmt.Errorf("%s: broker: %w", configPath, err)
+		}
 	}
 	return a, nil
 }
@@ -179,6 +184,25 @@ func (a *app) publish(specs []balancer.InstanceSpec) error {
 	a.pool.Prune(table)
 	a.stats.Retain(table)
 	a.specs.Store(&specs)
+	return nil
+}
+
+// mountTenantAPI serves the tenant API on the admin listener, behind the
+// admin token, and, when broker.service_id is set, the Open Service Broker
+// API under /v2/, behind the broker's own basic authentication.
+func (a *app) mountTenantAPI(c *controlplane.Controller) error {
+	manager := tenantManager{c: c}
+	api := broker.NewTenantAPI(manager, a.config.Broker.TenantPlans(), a.log)
+	a.admin.Handle("/v1/tenants", api)
+	a.admin.Handle("/v1/tenants/", api)
+
+	if a.config.Broker.ServiceID == "" {
+		return nil
+	}
+	if err := a.config.Broker.CheckCredentials(); err != nil {
+		return err
+	}
+	a.admin.HandleSelfAuthenticated("/v2/", broker.NewOSB(manager, a.config.Broker, a.log))
 	return nil
 }
 
