@@ -17,7 +17,7 @@ func (d *decoder) alerts(path string, n *yaml.Node, a *alert.Config) {
 		field{"generator_url", d.String(&a.GeneratorURL)},
 		field{"rules", func(path string, n *yaml.Node) { d.alertRules(path, n, &a.Rules) }},
 		field{"sinks", func(path string, n *yaml.Node) {
-			list := []alert.SinkConfig{}
+			var list []alert.SinkConfig
 			d.Sequence(path, n, func(itemPath string, item *yaml.Node) {
 				s := alert.DefaultSinkConfig()
 				d.alertSink(itemPath, item, &s)
