@@ -26,6 +26,8 @@ import (
 	"github.com/dflb/dflb/broker"
 	"github.com/dflb/dflb/config"
 	"github.com/dflb/dflb/controlplane"
+	"github.com/dflb/dflb/dashboard"
+	"github.com/dflb/dflb/internal/bearer"
 	"github.com/dflb/dflb/proxy"
 	"github.com/dflb/dflb/tenant"
 )
@@ -52,6 +54,12 @@ type app struct {
 
 	proxyLn net.Listener
 	adminLn net.Listener
+
+	adminToken []byte
+	history    *dashboard.History // the dashboard's charts
+	// stopping closes when the process starts shutting down, which ends
+	// the dashboard's event streams so that the admin listener can drain.
+	stopping chan struct{}
 }
 
 // newApp loads the configuration, opens both listeners, brings the
@@ -77,6 +85,7 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 		log:        logger,
 		router:     &balancer.Router{},
 		stats:      balancer.NewStats(),
+		stopping:   make(chan struct{}),
 	}
 	a.proxy, err = proxy.New(opts, extractor, a.router, logger)
 	if err != nil {
@@ -140,6 +149,7 @@ func (a *app) newAdmin(dataDir string) error {
 	if err != nil {
 		return err
 	}
+	a.adminToken = []byte(token)
 	a.admin.HandleMetrics(a.stats.WritePrometheus, a.pool.WritePrometheus, a.proxy.WritePrometheus,
 		func(w io.Writer) { metrics.WriteProcessMetrics(w) })
 	a.admin.HandleProfiling()
@@ -154,7 +164,29 @@ func (a *app) newAdmin(dataDir string) error {
 		return err
 	}
 	a.admin.HandleSelfAuthenticated("POST "+controlplane.NotificationsPath, a.notifications)
+	a.mountDashboard()
 	return nil
+}
+
+// mountDashboard serves the operator dashboard at / and /dashboard/. The
+// page itself is open; its data endpoints check the admin token.
+func (a *app) mountDashboard() {
+	a.history = dashboard.NewHistory(a.window.Rates, dashboard.HistoryOptions{})
+	h := dashboard.Handler(dashboard.Source{
+		Status:     a.buildStatus,
+		TokenValid: func(r *http.Request) bool { return bearer.Valid(r, a.adminToken) },
+		Alerts: func() any {
+			if a.alerts == nil {
+				return nil
+			}
+			return a.alerts.Active()
+		},
+		History: a.history,
+		Done:    a.stopping,
+		Logger:  a.log,
+	})
+	a.admin.HandleSelfAuthenticated("GET /", h)
+	a.admin.HandleSelfAuthenticated("GET /dashboard/", http.StripPrefix("/dashboard", h))
 }
 
 func (a *app) closeListeners() {
@@ -193,8 +225,12 @@ func (a *app) publish(specs []balancer.InstanceSpec) error {
 func (a *app) mountTenantAPI(c *controlplane.Controller) error {
 	manager := tenantManager{c: c}
 	api := broker.NewTenantAPI(manager, a.config.Broker.TenantPlans(), a.log)
-	a.admin.Handle("/v1/tenants", api)
-	a.admin.Handle("/v1/tenants/", api)
+	// Patterns name their methods: a pattern without one would conflict
+	// with the dashboard's "GET /".
+	for _, pattern := range []string{"GET /v1/tenants", "POST /v1/tenants", "GET /v1/tenants/{id}",
+		"PATCH /v1/tenants/{id}", "DELETE /v1/tenants/{id}"} {
+		a.admin.Handle(pattern, api)
+	}
 
 	if a.config.Broker.ServiceID == "" {
 		return nil
@@ -202,7 +238,10 @@ func (a *app) mountTenantAPI(c *controlplane.Controller) error {
 	if err := a.config.Broker.CheckCredentials(); err != nil {
 		return err
 	}
-	a.admin.HandleSelfAuthenticated("/v2/", broker.NewOSB(manager, a.config.Broker, a.log))
+	osb := broker.NewOSB(manager, a.config.Broker, a.log)
+	for _, method := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+		a.admin.HandleSelfAuthenticated(method+" /v2/", osb)
+	}
 	return nil
 }
 
@@ -258,6 +297,7 @@ func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
 	windowCtx, stopWindow := context.WithCancel(context.Background())
 	defer stopWindow()
 	go a.window.Run(windowCtx)
+	go a.history.Run(windowCtx)
 
 	notes, unsubscribe := a.notifications.Subscribe(256)
 	defer unsubscribe()
@@ -307,6 +347,7 @@ loop:
 	}
 
 	a.log.Info("shutting down")
+	close(a.stopping)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.config.Proxy.ShutdownGrace+5*time.Second)
 	defer cancel()
 	stopWindow()

@@ -32,19 +32,25 @@ const recentDecisions = 30
 
 // handleStatus serves the operator's view as JSON.
 func (a *app) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	var specs = a.specs.Load()
-	st := controlplane.BuildStatus(time.Now(), *specs, a.pool.Backends(), a.window.Rates(),
-		a.notifications.Recent(recentNotifications))
-	if c := a.instances.controller; c != nil {
-		st.Managed = c.State()
-		st.Decisions = c.Decisions(recentDecisions)
-	}
+	st := a.buildStatus()
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(st); err != nil {
 		a.log.Debug("writing status response failed", "error", err)
 	}
+}
+
+// buildStatus assembles the operator's view of this process.
+func (a *app) buildStatus() controlplane.Status {
+	specs := a.specs.Load()
+	st := controlplane.BuildStatus(time.Now(), *specs, a.pool.Backends(), a.window.Rates(),
+		a.notifications.Recent(recentNotifications))
+	if c := a.instances.controller; c != nil {
+		st.Managed = c.State()
+		st.Decisions = c.Decisions(recentDecisions)
+	}
+	return st
 }
 
 // showStatus requests the status of a running dflb and prints it as tables.
