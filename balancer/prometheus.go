@@ -1,13 +1,9 @@
 package balancer
 
 import (
-	"cmp"
 	"io"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -17,8 +13,8 @@ import (
 const (
 	metricRequests         = "dflb_requests_total"
 	metricInflight         = "dflb_inflight"
-	metricBytesReceived    = "dflb_bytes_received_total"
-	metricBytesSent        = "dflb_bytes_sent_total"
+	metricBytesReceived    = "dflb_received_bytes_total"
+	metricBytesSent        = "dflb_sent_bytes_total"
 	metricDuration         = "dflb_request_duration_seconds"
 	metricUpstreamRequests = "dflb_upstream_requests_total"
 	metricBackendUp        = "dflb_backend_up"
@@ -34,7 +30,7 @@ const flushSize = 64 << 10
 //   - dflb_requests_total{tenant,class}: client requests done, from the
 //     tenant cells
 //   - dflb_inflight{tenant}: client requests in flight
-//   - dflb_bytes_received_total{tenant}, dflb_bytes_sent_total{tenant}
+//   - dflb_received_bytes_total{tenant}, dflb_sent_bytes_total{tenant}
 //   - dflb_request_duration_seconds{tenant}: histogram with the buckets of
 //     LatencyBounds
 //   - dflb_upstream_requests_total{tenant,instance,class}: attempts sent to
@@ -43,53 +39,57 @@ const flushSize = 64 << 10
 // Every class appears for every tenant and pair, so each series exists
 // from the first scrape on. HELP and TYPE lines appear once per family when
 // metrics.ExposeMetadata(true) is set.
+//
+// When there are more tenants than the cap set by SetTenantLabelCap, only
+// the tenants with the most requests keep their own label. The series of
+// the others are summed under tenant="other", written after the labeled
+// tenants. WritePrometheus chooses the tenants from the counters, so the
+// request path does no extra work for the cap.
 func (s *Stats) WritePrometheus(w io.Writer) {
-	snap := s.Snapshot(time.Now())
-	tenants := slices.Sorted(maps.Keys(snap.Tenants))
-	pairs := slices.SortedFunc(maps.Keys(snap.Pairs), comparePairs)
+	tenants := s.tenantsToWrite()
 	pw := &promWriter{w: w}
 
 	pw.family(metricRequests, "counter")
-	for _, tenant := range tenants {
-		c := snap.Tenants[tenant]
-		for cls, n := range c.Classes {
-			pw.series(metricRequests, "tenant", tenant, "class", Class(cls).String())
+	for _, t := range tenants {
+		for cls, n := range t.counts.Classes {
+			pw.series(metricRequests, "tenant", t.tenant, "class", Class(cls).String())
 			pw.uintValue(n)
 		}
 	}
 
 	pw.family(metricInflight, "gauge")
-	for _, tenant := range tenants {
-		pw.series(metricInflight, "tenant", tenant)
+	for _, t := range tenants {
+		pw.series(metricInflight, "tenant", t.tenant)
 		// Read sums shards one at a time, so a request that starts on a shard
 		// already read and ends on one not yet read adds only its -1.
-		pw.uintValue(uint64(max(snap.Tenants[tenant].Inflight, 0)))
+		pw.uintValue(uint64(max(t.counts.Inflight, 0)))
 	}
 
 	pw.family(metricBytesReceived, "counter")
-	for _, tenant := range tenants {
-		pw.series(metricBytesReceived, "tenant", tenant)
-		pw.uintValue(snap.Tenants[tenant].BytesIn)
+	for _, t := range tenants {
+		pw.series(metricBytesReceived, "tenant", t.tenant)
+		pw.uintValue(t.counts.BytesIn)
 	}
 
 	pw.family(metricBytesSent, "counter")
-	for _, tenant := range tenants {
-		pw.series(metricBytesSent, "tenant", tenant)
-		pw.uintValue(snap.Tenants[tenant].BytesOut)
+	for _, t := range tenants {
+		pw.series(metricBytesSent, "tenant", t.tenant)
+		pw.uintValue(t.counts.BytesOut)
 	}
 
 	pw.family(metricDuration, "histogram")
 	le := bucketLabels()
-	for _, tenant := range tenants {
-		pw.histogram(tenant, snap.Tenants[tenant], &le)
+	for _, t := range tenants {
+		pw.histogram(t.tenant, t.counts, &le)
 	}
 
 	pw.family(metricUpstreamRequests, "counter")
-	for _, pair := range pairs {
-		c := snap.Pairs[pair]
-		for cls, n := range c.Classes {
-			pw.series(metricUpstreamRequests, "tenant", pair.Tenant, "instance", pair.Instance, "class", Class(cls).String())
-			pw.uintValue(n)
+	for _, t := range tenants {
+		for _, pair := range t.pairs {
+			for cls, n := range pair.classes {
+				pw.series(metricUpstreamRequests, "tenant", t.tenant, "instance", pair.instance, "class", Class(cls).String())
+				pw.uintValue(n)
+			}
 		}
 	}
 
@@ -231,8 +231,4 @@ func appendLabelValue(dst []byte, v string) []byte {
 		}
 	}
 	return dst
-}
-
-func comparePairs(a, b Pair) int {
-	return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Instance, b.Instance))
 }
