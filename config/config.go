@@ -60,6 +60,11 @@ type Admin struct {
 	// TokenEnv is the name of the environment variable that contains the bearer
 	// token for /metrics. /healthz needs no token. Default: DFLB_ADMIN_TOKEN.
 	TokenEnv string
+	// TenantLabelCap is how many of the busiest tenants get their own
+	// tenant label in /metrics; the others are summed as tenant="other",
+	// so that the number of series stays bounded. 0 sets no cap.
+	// Default: 100.
+	TenantLabelCap int
 }
 
 // Proxy configures request forwarding. Sizes are in bytes.
@@ -166,8 +171,9 @@ func Default() *Config {
 	c := &Config{
 		Listen: "127.0.0.1:8080",
 		Admin: Admin{
-			Listen:   "127.0.0.1:9090",
-			TokenEnv: "DFLB_ADMIN_TOKEN",
+			Listen:         "127.0.0.1:9090",
+			TokenEnv:       "DFLB_ADMIN_TOKEN",
+			TenantLabelCap: 100,
 		},
 		Proxy: Proxy{
 			Balance:               BalanceLeastInflight,

@@ -64,7 +64,7 @@ func TestParseFullFile(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.Equal(t, "127.0.0.1:18080", c.Listen)
-	assert.Equal(t, Admin{Listen: "127.0.0.1:19090", TokenEnv: "MY_TOKEN"}, c.Admin)
+	assert.Equal(t, Admin{Listen: "127.0.0.1:19090", TokenEnv: "MY_TOKEN", TenantLabelCap: 100}, c.Admin)
 
 	p := c.Proxy
 	assert.Equal(t, BalanceRoundRobin, p.Balance)

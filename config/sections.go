@@ -28,6 +28,7 @@ func (d *decoder) admin(path string, n *yaml.Node, a *Admin) {
 	d.mapping(path, n,
 		field{"listen", d.String(&a.Listen)},
 		field{"token_env", d.String(&a.TokenEnv)},
+		field{"tenant_label_cap", d.Int(&a.TenantLabelCap)},
 	)
 }
 

@@ -37,6 +37,9 @@ func (c *Config) Validate() error {
 		add(c.errorf("admin.listen", "address %q is also the edge listen address; give the admin listener its own port", c.Admin.Listen))
 	}
 	add(c.validateEnvName("admin.token_env", c.Admin.TokenEnv))
+	if c.Admin.TenantLabelCap < 0 {
+		add(c.errorf("admin.tenant_label_cap", "%d must not be negative; use 0 for no cap", c.Admin.TenantLabelCap))
+	}
 
 	errs = append(errs, c.validateProxy()...)
 	errs = append(errs, c.validateComponents()...)

@@ -31,7 +31,7 @@ func (c *Controller) alertConditions(now time.Time) map[alert.Rule]map[string]al
 		if r.Phase != PhaseReady || o == nil {
 			continue
 		}
-		if o.broken {
+		if o.unresponsive {
 			out[alert.InstanceDown][name] = alert.Info{
 				Summary:     fmt.Sprintf("instance %s is down", name),
 				Description: o.brokenReason + "; its tenants are served elsewhere when another instance can take them",

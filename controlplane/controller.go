@@ -83,9 +83,14 @@ type observation struct {
 	// healthySince is when DFM last started answering with every component
 	// up, zero while it does not.
 	healthySince time.Time
-	// broken is set while DFM does not answer or a component is not up.
+	// broken is set while DFM does not answer or a component is not up,
+	// unresponsive only in the first case.
 	broken       bool
+	unresponsive bool
 	brokenReason string
+	// applied is when DFLB last had DFM apply a tenant set; a status
+	// polled before it still shows the previous set.
+	applied time.Time
 	// overloadNote and lowNote are when DFM last sent those notifications,
 	// on DFLB's clock.
 	overloadNote time.Time
@@ -261,8 +266,10 @@ func (c *Controller) Observe(name string, status dfmapi.Status, err error) {
 	now := c.now()
 	if err != nil {
 		o.markBroken("DFM does not answer: " + err.Error())
+		o.unresponsive = true
 		return
 	}
+	o.unresponsive = false
 	o.polled = now
 	o.status = status
 

@@ -276,7 +276,11 @@ func (c *Controller) placeElsewhere(inst string, now time.Time) (map[string]stri
 			}
 		}
 	}
-	return moves, fmt.Sprintf("%d tenants onto %d instances", len(moves), len(projected))
+	targets := map[string]bool{}
+	for _, to := range moves {
+		targets[to] = true
+	}
+	return moves, fmt.Sprintf("%d tenants onto %s", len(moves), strings.Join(slicesSorted(targets), ", "))
 }
 
 func (o *observation) isBroken() bool { return o != nil && o.broken }

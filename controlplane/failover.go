@@ -88,7 +88,9 @@ func (c *Controller) reconcileTenants(ctx context.Context, now time.Time) {
 	for _, name := range c.state.names() {
 		r := c.state.Instances[name]
 		o := c.observed[name]
-		if r.Phase != PhaseReady || c.busy[name] || o == nil || now.Sub(o.polled) > signalFresh {
+		// A status polled before the last apply, or while an apply runs
+		// (busy), shows the previous tenant set and proves nothing.
+		if r.Phase != PhaseReady || c.busy[name] || o == nil || now.Sub(o.polled) > signalFresh || !o.polled.After(o.applied) {
 			continue
 		}
 		want := r.serves()

@@ -48,6 +48,8 @@ func reasonOf(kind OpKind) string {
 		return "low usage sustained past its window, above the minimum instance count"
 	case OpReplace:
 		return "restarts did not bring the instance back"
+	case OpTenants:
+		return "requested through the tenant API"
 	}
 	return "the configuration file changed"
 }

@@ -198,6 +198,7 @@ func (c *Controller) startOn(ctx context.Context, name string, tenants []string)
 	if r, ok := c.state.Instances[name]; ok {
 		r.Components = spec.Components
 	}
+	c.observation(name).applied = c.now()
 	return c.save(nil)
 }
 

@@ -1,8 +1,8 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -103,18 +103,22 @@ func (l *logLimiter) allow(now time.Time) (bool, int64) {
 // WritePrometheus writes the proxy's own counters: requests it responded to
 // without a backend, by status, open and rejected client connections when
 // MaxConns is set, and the state of tenant limits (see writeTenantLimits).
+//
+// Sample lines are written directly: metrics.WriteCounterUint64 repeats
+// HELP and TYPE for every series when metadata is on, and Prometheus
+// rejects a family whose TYPE appears twice.
 func (p *Proxy) WritePrometheus(w io.Writer) {
 	metrics.WriteMetadataIfNeeded(w, "dflb_proxy_rejected_total", "counter")
 	for i, status := range rejectStatuses {
-		metrics.WriteCounterUint64(w, `dflb_proxy_rejected_total{code="`+strconv.Itoa(status)+`"}`, p.rejected.byStatus[i].Load())
+		fmt.Fprintf(w, "dflb_proxy_rejected_total{code=\"%d\"} %d\n", status, p.rejected.byStatus[i].Load())
 	}
 	metrics.WriteMetadataIfNeeded(w, "dflb_websocket_tunnels", "gauge")
-	metrics.WriteGaugeUint64(w, "dflb_websocket_tunnels", uint64(p.tunnels.count()))
+	fmt.Fprintf(w, "dflb_websocket_tunnels %d\n", p.tunnels.count())
 	if p.conns != nil {
 		metrics.WriteMetadataIfNeeded(w, "dflb_proxy_connections", "gauge")
-		metrics.WriteGaugeUint64(w, "dflb_proxy_connections", uint64(max(p.conns.open.Load(), 0)))
+		fmt.Fprintf(w, "dflb_proxy_connections %d\n", max(p.conns.open.Load(), 0))
 		metrics.WriteMetadataIfNeeded(w, "dflb_proxy_connections_rejected_total", "counter")
-		metrics.WriteCounterUint64(w, "dflb_proxy_connections_rejected_total", p.conns.rejected.Load())
+		fmt.Fprintf(w, "dflb_proxy_connections_rejected_total %d\n", p.conns.rejected.Load())
 	}
 	p.writeTenantLimits(w)
 }

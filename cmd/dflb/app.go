@@ -87,6 +87,7 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 		stats:      balancer.NewStats(),
 		stopping:   make(chan struct{}),
 	}
+	a.stats.SetTenantLabelCap(cfg.Admin.TenantLabelCap)
 	a.proxy, err = proxy.New(opts, extractor, a.router, logger)
 	if err != nil {
 		return nil, err
