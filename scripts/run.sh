@@ -42,6 +42,9 @@ and logs are in .dflb/instances. Try:
   curl -H "Authorization: Bearer $(cat .dflb/admin.token)" http://127.0.0.1:9090/metrics
   curl -H "Authorization: Bearer $(cat .dflb/dfm.secret)" http://127.0.1.1:7070/v1/status
 
+The dashboard is at http://127.0.0.1:9090/ (token in .dflb/admin.token).
+Create a tenant: see "Tenants" in README.md.
+
 Crash i1's component and DFM restarts it, while DFLB keeps acme's requests
 off it until DFM reports it up again:
 
