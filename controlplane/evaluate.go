@@ -118,7 +118,7 @@ func (c *Controller) heaviest(inst string, now time.Time) ([]string, string) {
 	}
 	if !complete || total <= 0 {
 		// Missing statistics may allow a scale-out: move half of the
-		// tenants, by name, since no rate tells them apart.
+		// tenants, by name, since no rate distinguishes them.
 		n := min((len(tenants)+1)/2, limit)
 		return tenants[:n], "no complete statistics, so half of the tenants"
 	}

@@ -9,7 +9,7 @@ import (
 
 // loadTracker measures each instance's request rate from the data plane's
 // statistics on DFLB's clock: a short window for the current rate, which
-// says when a threshold is crossed and for how long, and a long one for
+// shows when a threshold is crossed and for how long, and a long one for
 // the per-tenant rates that decide which tenants move.
 type loadTracker struct {
 	mu     sync.Mutex

@@ -19,8 +19,8 @@ type providerInstance = provider.Instance
 // with no saved state, it creates the instances of layout and places its
 // tenants. Otherwise the saved state wins over layout: Start finds each
 // saved instance through the provider (creating it again if it is gone),
-// has its DFM serve the saved tenants, deals with the instances that only
-// the provider knows as Policy.Orphans says, and publishes the routes. An
+// has its DFM serve the saved tenants, handles the instances that only
+// the provider lists as Policy.Orphans sets, and publishes the routes. An
 // operation that a previous DFLB left unfinished resumes in Run.
 func (c *Controller) Start(ctx context.Context, layout []Plan) error {
 	c.init()
@@ -135,7 +135,7 @@ func (c *Controller) dbPath() string {
 }
 
 // orphan handles an instance that the provider lists and the state does
-// not know, as Policy.Orphans says.
+// not contain, as Policy.Orphans sets.
 func (c *Controller) orphan(ctx context.Context, inst providerInstance) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -162,8 +162,8 @@ func (c *Controller) orphan(ctx context.Context, inst providerInstance) {
 }
 
 // Apply moves from the layout old to next, as a reload of the
-// configuration file asks: tenants the file adds or moves go where it
-// says, tenants it drops lose their routes, instances it adds are
+// configuration file requests: tenants the file adds or moves go where it
+// places them, tenants it drops lose their routes, instances it adds are
 // created and instances it drops are emptied and removed. Tenants that
 // the file leaves in place stay where the control plane has put them.
 // Apply waits for a running operation first, and returns after its own
@@ -231,7 +231,7 @@ func (c *Controller) journalTail(id uint64) []Operation {
 
 // layoutOp plans the move from layout old (nil on a first start) to next
 // against the current state st. Only tenants whose instances differ
-// between old and next, or that no instance has, are placed as next says.
+// between old and next, or that no instance has, are placed as next lists them.
 func layoutOp(st *State, old, next []Plan) *Operation {
 	op := &Operation{Kind: OpApply, Step: StepCreate, Graceful: true, Observed: "configuration layout"}
 	before := placementOf(old)

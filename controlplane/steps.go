@@ -41,7 +41,7 @@ func (c *Controller) stepCreate(ctx context.Context, op *Operation) error {
 }
 
 // create calls Provider.Create and retries transient failures and rate
-// limits with backoff, waiting as long as the provider asks.
+// limits with backoff, waiting as long as the provider requests.
 func (c *Controller) create(ctx context.Context, name string) (provider.Instance, error) {
 	spec := provider.Spec{Name: name, Image: c.Launcher.Image, Bootstrap: c.Launcher.Bootstrap}
 	for attempt := 1; ; attempt++ {
@@ -106,7 +106,7 @@ func (c *Controller) stepSwitch(op *Operation) error {
 		if r, ok := c.state.Instances[name]; ok {
 			r.Phase = PhaseRetiring
 		}
-		// The new table no longer has these backends, so the pool forgets
+		// The new table no longer has these backends, so the pool drops
 		// them; the drain step counts their requests in flight here.
 		c.retiring[name] = backendsOf(c.Pool, name, "")
 	}
@@ -239,7 +239,7 @@ func (c *Controller) stepDrain(ctx context.Context, op *Operation) error {
 	return nil
 }
 
-// stepShutdown asks each retired instance's DFM to shut down gracefully
+// stepShutdown requests a graceful shutdown from each retired instance's DFM
 // and waits until it confirms, by its status or by no longer answering.
 func (c *Controller) stepShutdown(ctx context.Context, op *Operation) error {
 	if !op.Graceful {
@@ -291,7 +291,7 @@ func (c *Controller) shutdown(ctx context.Context, name string) error {
 	}
 }
 
-// stepDelete deletes the retired instances and forgets them.
+// stepDelete deletes the retired instances and removes their records.
 func (c *Controller) stepDelete(ctx context.Context, op *Operation) error {
 	for _, name := range op.Retire {
 		if err := c.deleteInstance(ctx, name); err != nil {

@@ -78,7 +78,7 @@ func tenantOf(v controlplane.TenantView) broker.Tenant {
 }
 
 // brokerError maps the control plane's tenant errors to the broker's, so
-// that both handlers answer with the right status.
+// that both handlers respond with the right status.
 func brokerError(err error) error {
 	switch {
 	case err == nil:
