@@ -3,12 +3,10 @@ package balancer
 import (
 	"cmp"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"weak"
 )
 
 // DefaultTenantLabelCap is the number of tenants that Stats.WritePrometheus
@@ -53,25 +51,9 @@ type exposition struct {
 	fold *foldState // nil while every tenant has its own label
 }
 
-// expositions maps a weak pointer to each Stats to its exposition. A
-// cleanup deletes the entry once the garbage collector frees the Stats.
-// TODO: make the exposition a field of Stats and drop this table.
-var expositions sync.Map // weak.Pointer[Stats] -> *exposition
-
-// exposition returns the exposition of s, creating it on first use. Weak
-// pointers made from one pointer compare equal, so they work as map keys.
+// exposition returns the exposition state of s.
 func (s *Stats) exposition() *exposition {
-	key := weak.Make(s)
-	if v, ok := expositions.Load(key); ok {
-		return v.(*exposition)
-	}
-	e := &exposition{}
-	e.labelCap.Store(DefaultTenantLabelCap)
-	v, loaded := expositions.LoadOrStore(key, e)
-	if !loaded {
-		runtime.AddCleanup(s, func(key weak.Pointer[Stats]) { expositions.Delete(key) }, key)
-	}
-	return v.(*exposition)
+	return &s.expo
 }
 
 // tenantReading is one tenant's cells as read at a scrape. The cell

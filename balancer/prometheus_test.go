@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"weak"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/stretchr/testify/assert"
@@ -715,30 +713,6 @@ func TestSetTenantLabelCap(t *testing.T) {
 
 	stats.SetTenantLabelCap(-1)
 	assert.Equal(t, 0, stats.TenantLabelCap(), "a negative cap counts as 0")
-}
-
-func TestExpositionDroppedWithStats(t *testing.T) {
-	var keys []weak.Pointer[Stats]
-	for range 100 {
-		stats := NewStats()
-		stats.SetTenantLabelCap(5)
-		keys = append(keys, weak.Make(stats))
-	}
-	remaining := func() int {
-		n := 0
-		for _, key := range keys {
-			if _, ok := expositions.Load(key); ok {
-				n++
-			}
-		}
-		return n
-	}
-	require.Positive(t, remaining(), "SetTenantLabelCap stores an exposition")
-
-	assert.Eventually(t, func() bool {
-		runtime.GC()
-		return remaining() == 0
-	}, 5*time.Second, 10*time.Millisecond, "cleanups delete the entries of collected Stats")
 }
 
 // BenchmarkWritePrometheus10000Tenants measures a scrape of 10,000 tenants on two

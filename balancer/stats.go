@@ -21,6 +21,10 @@ type Stats struct {
 
 	mu      sync.Mutex // serializes creating and dropping cells
 	tenants sync.Map   // tenant ID -> *tenantCells
+
+	// expo is the state of the Prometheus exposition: the tenant label cap
+	// and the sums folded under OtherTenant.
+	expo exposition
 }
 
 type tenantCells struct {
@@ -34,7 +38,9 @@ type tenantCells struct {
 // GOMAXPROCS at the time of the call, rounded up to a power of two and
 // capped at 16.
 func NewStats() *Stats {
-	return &Stats{shards: shardCount()}
+	s := &Stats{shards: shardCount()}
+	s.expo.labelCap.Store(DefaultTenantLabelCap)
+	return s
 }
 
 // Tenant returns the cell of tenant, creating it on first use.
