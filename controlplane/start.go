@@ -41,6 +41,10 @@ func (c *Controller) Start(ctx context.Context, layout []Plan) error {
 		op := layoutOp(c.state, nil, layout)
 		op.Observed = "no saved state"
 		c.plan(op, c.now(), OriginConfig)
+		if c.state.Op == nil {
+			c.mu.Unlock()
+			return fmt.Errorf("journaling the first layout in %s failed; check that the data directory is writable", c.dbPath())
+		}
 		c.running = true
 		c.opDone = make(chan struct{})
 		c.mu.Unlock()
