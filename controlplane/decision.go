@@ -30,6 +30,8 @@ func (c *Controller) decide(d Decision) {
 	if d.Time.IsZero() {
 		d.Time = c.now()
 	}
+	// Milliseconds are the resolution that matters to a reader.
+	d.Took = Duration(time.Duration(d.Took).Round(time.Millisecond))
 	attrs := []any{"kind", d.Kind, "decided", d.Decided}
 	if d.Instance != "" {
 		attrs = append(attrs, "instance", d.Instance)

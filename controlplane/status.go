@@ -68,7 +68,7 @@ type Duration = dfmapi.Duration
 func BuildStatus(now time.Time, specs []balancer.InstanceSpec, backends []*balancer.Backend, rates balancer.Rates, recent []dfmapi.Notification) Status {
 	st := Status{
 		Time:          now,
-		Window:        Duration(rates.Span),
+		Window:        Duration(rates.Span.Round(time.Millisecond)),
 		Instances:     []InstanceStatus{},
 		Tenants:       []TenantStatus{},
 		Notifications: recent,
