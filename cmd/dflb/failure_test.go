@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,25 +25,7 @@ func sharedTenantApp(t *testing.T, network string) *app {
 	t.Helper()
 	root := t.TempDir()
 	text := strings.Replace(localConfig(root, "acme", "acme"), "network: 127.0.66", "network: "+network, 1)
-	path := filepath.Join(t.TempDir(), "dflb.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
-	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-admin-token")
-	t.Setenv("DFLB_TEST_DFM_SECRET", "test-dfm-secret")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	a, err := newApp(ctx, path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.run(runCtx, make(chan os.Signal)) }()
-	t.Cleanup(func() {
-		stopRun()
-		require.NoError(t, <-done)
-		require.NoError(t, a.instances.teardown(context.Background()))
-	})
-	return a
+	return startScaleApp(t, text)
 }
 
 // load sends GETs for acme from four clients until ctx ends or each has
