@@ -61,8 +61,8 @@ type Autoscale struct {
 	// MaxRestarts is the number of restarts of an unresponsive instance
 	// after which it is replaced. Default 3.
 	MaxRestarts int
-	// Orphans says what to do at start with an instance that the provider
-	// lists and DFLB's state does not know: report, adopt or delete.
+	// Orphans selects the action at start for an instance that the provider
+	// lists and DFLB's state does not contain: report, adopt or delete.
 	// Default report.
 	Orphans string
 }

@@ -74,17 +74,17 @@ type Controller struct {
 	wake    chan struct{}
 }
 
-// observation is what the controller last saw of one instance.
+// observation is the controller's last view of one instance.
 type observation struct {
-	// polled is when DFM last answered a status request, and status what
-	// it answered.
+	// polled is when DFM last responded to a status request, and status
+	// is that response.
 	polled time.Time
 	status dfmapi.Status
-	// healthySince is when DFM last started answering with every component
-	// up, zero while it does not.
+	// healthySince is when DFM last started reporting every component up,
+	// zero while it does not.
 	healthySince time.Time
-	// broken is set while DFM does not answer or a component is not up,
-	// unresponsive only in the first case.
+	// broken is set while DFM does not respond or a component is not up,
+	// and unresponsive only in the first case.
 	broken       bool
 	unresponsive bool
 	brokenReason string
@@ -215,7 +215,7 @@ func (c *Controller) passLocked(ctx context.Context, now time.Time) {
 	}
 }
 
-// poke asks for a pass soon, without waiting for the tick.
+// poke requests a pass soon, without waiting for the tick.
 func (c *Controller) poke() {
 	select {
 	case c.wake <- struct{}{}:
@@ -223,7 +223,7 @@ func (c *Controller) poke() {
 	}
 }
 
-// notified records what a notification says about load and health.
+// notified records the load and health that a notification reports.
 func (c *Controller) notified(n dfmapi.Notification) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -265,7 +265,7 @@ func (c *Controller) Observe(name string, status dfmapi.Status, err error) {
 	o := c.observation(name)
 	now := c.now()
 	if err != nil {
-		o.markBroken("DFM does not answer: " + err.Error())
+		o.markBroken("DFM does not respond: " + err.Error())
 		o.unresponsive = true
 		return
 	}

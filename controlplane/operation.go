@@ -16,8 +16,8 @@ const (
 	// OpScaleIn moves a low-used instance's tenants to the others and
 	// removes it.
 	OpScaleIn OpKind = "scale_in"
-	// OpReplace creates an instance for the tenants of one that does not
-	// recover and deletes the broken one.
+	// OpReplace creates an instance for the tenants of a broken instance
+	// that restarts did not recover, and deletes the broken instance.
 	OpReplace OpKind = "replace"
 	// OpApply creates the instances and places the tenants that the
 	// configuration file lists.

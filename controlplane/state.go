@@ -8,7 +8,7 @@ import (
 	"github.com/dflb/dflb/balancer"
 )
 
-// Origin says why an instance exists.
+// Origin is the reason an instance exists.
 type Origin string
 
 // Instance origins.
@@ -33,7 +33,7 @@ const (
 	PhaseRetiring Phase = "retiring"
 )
 
-// InstanceRecord is what the control plane knows of one instance.
+// InstanceRecord is the control plane's record of one instance.
 type InstanceRecord struct {
 	// Name is the instance's provider name and DFM's instance ID.
 	Name string `json:"name"`

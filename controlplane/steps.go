@@ -240,7 +240,7 @@ func (c *Controller) stepDrain(ctx context.Context, op *Operation) error {
 }
 
 // stepShutdown requests a graceful shutdown from each retired instance's DFM
-// and waits until it confirms, by its status or by no longer answering.
+// and waits until it confirms, by its status or by no longer responding.
 func (c *Controller) stepShutdown(ctx context.Context, op *Operation) error {
 	if !op.Graceful {
 		return nil

@@ -54,7 +54,7 @@ type Supervisor struct {
 	// Abandon, when set, is called once when an instance has used up its
 	// restarts, so that the control plane replaces it.
 	Abandon func(name string)
-	// Supervised, when set, says which listed instances to poll: the
+	// Supervised, when set, reports which listed instances to poll: the
 	// control plane excludes those it is creating or removing.
 	Supervised func(name string) bool
 	Logger     *slog.Logger

@@ -183,7 +183,7 @@ instances:
 		filepath.Join(d.opts.BinDir, "component"), network)
 }
 
-// startDFLB starts dflb and waits until its admin listener answers.
+// startDFLB starts dflb and waits until its admin listener responds.
 func (d *demo) startDFLB(ctx context.Context) error {
 	logFile, err := os.Create(filepath.Join(d.opts.Dir, "dflb.log"))
 	if err != nil {
@@ -208,7 +208,7 @@ func (d *demo) startDFLB(ctx context.Context) error {
 			return err
 		}
 	}
-	return fmt.Errorf("dflb did not answer on %s within 60s; read %s", adminAddr, filepath.Join(d.opts.Dir, "dflb.log"))
+	return fmt.Errorf("dflb did not respond on %s within 60s; read %s", adminAddr, filepath.Join(d.opts.Dir, "dflb.log"))
 }
 
 // cleanup stops dflb and deletes the instances and the state.

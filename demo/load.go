@@ -13,7 +13,7 @@ import (
 
 // Load sends GET requests for tenants through DFLB and counts the outcome:
 // sent, failed (a transport error or a status other than 200 and 421) and
-// misrouted (421, the sample component's answer to a tenant it is not
+// misrouted (421, the sample component's response to a tenant it is not
 // configured for). Each tenant has its own clients, whose pace can change
 // while they run.
 type Load struct {
@@ -107,7 +107,7 @@ func (l *Load) once(ctx context.Context, tenant string) {
 
 	resp, err := l.client.Do(req)
 	if ctx.Err() != nil {
-		return // the demo ended; the request was not answered
+		return // The demo ended before the response.
 	}
 	l.sent.Add(1)
 	if err != nil {

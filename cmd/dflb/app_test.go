@@ -214,7 +214,7 @@ instances:
 	start := func(notify string) error {
 		path := filepath.Join(t.TempDir(), "dflb.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(base, notify)), 0o600))
-		// Nothing answers on the API address, so the third start only
+		// Nothing listens on the API address, so the third start only
 		// retries until this deadline.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

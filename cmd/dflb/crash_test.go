@@ -67,7 +67,7 @@ func (p *dflbProcess) kill() {
 	<-p.exited
 }
 
-// answers reports whether url answers 200 within a second.
+// answers reports whether url responds 200 within a second.
 func answers(url string) bool {
 	client := http.Client{Timeout: time.Second}
 	resp, err := client.Get(url)

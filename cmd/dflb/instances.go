@@ -143,7 +143,7 @@ func (s *instances) start(ctx context.Context, cfg *config.Config, w wiring) err
 	return s.controller.Start(ctx, plans(cfg))
 }
 
-// wiring is what the control plane needs from the data plane.
+// wiring is the set of data-plane parts that the control plane uses.
 type wiring struct {
 	db      *controlplane.DB
 	publish func([]balancer.InstanceSpec) error

@@ -75,7 +75,7 @@ func TestOscillatingLoadDoesNotFlap(t *testing.T) {
 // Retry-After within a bounded time, never a hang, and the tenant is
 // served again once the supervisor has restarted the instance.
 func TestAllInstancesOfTenantDown(t *testing.T) {
-	// A short try_duration answers before the supervisor has restarted
+	// A short try_duration makes the proxy respond before the supervisor has restarted
 	// the instance.
 	text := strings.Replace(scaleConfig(t.TempDir(), "127.0.74", `  enabled: false`, "i1=acme"),
 		"autoscale:", "proxy:\n  try_duration: 500ms\nautoscale:", 1)

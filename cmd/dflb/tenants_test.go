@@ -18,7 +18,7 @@ import (
 )
 
 // 100 tenants created while existing tenants are under load: no request
-// fails, each new tenant answers within a bounded time, and the tenants
+// fails, each new tenant responds within a bounded time, and the tenants
 // spread over instances as max_tenants_per_instance requires.
 func TestCreateTenantsUnderLoad(t *testing.T) {
 	a := startScaleApp(t, scaleConfig(t.TempDir(), "127.0.76", `  enabled: false
@@ -58,7 +58,7 @@ func TestCreateTenantsUnderLoad(t *testing.T) {
 	stopLoad(t, l, cancel)
 	t.Logf("slowest new tenant answered %s after its creation", slowest.Round(time.Millisecond))
 
-	// A tenant answers once its routes switch; its record turns ready when
+	// A tenant responds once its routes switch. Its record turns ready when
 	// the operation that placed it ends, a moment later.
 	require.Eventually(t, func() bool {
 		for _, v := range c.Tenants() {
@@ -83,7 +83,7 @@ func TestCreateTenantsUnderLoad(t *testing.T) {
 }
 
 // A tenant removed under load gets 404 once its routes are gone, no other
-// tenant sees an error, and its component no longer lists it.
+// tenant gets an error, and its component no longer lists it.
 func TestRemoveTenantUnderLoad(t *testing.T) {
 	a := startScaleApp(t, scaleConfig(t.TempDir(), "127.0.78", `  enabled: false`, "i1=acme,globex"))
 	addr := a.proxyLn.Addr().String()
