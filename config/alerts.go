@@ -39,8 +39,7 @@ func (d *decoder) alertRules(path string, n *yaml.Node, r *alert.RulesConfig) {
 		field{string(alert.AtMaxInstancesOverloaded), rule(&r.AtMaxInstancesOverloaded)},
 		field{string(alert.NotificationUndeliverable), rule(&r.NotificationUndeliverable)},
 		field{string(alert.TenantErrorRate), func(path string, n *yaml.Node) {
-			var minRequests int
-			minRequests = int(r.TenantErrorRate.MinRequests)
+			minRequests := int(r.TenantErrorRate.MinRequests)
 			fields := append(ruleFields(d, &r.TenantErrorRate.RuleConfig),
 				field{"threshold", d.Float(&r.TenantErrorRate.Threshold)},
 				field{"min_requests", d.Int(&minRequests)},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Bucket and key names of the state database.
@@ -43,7 +44,7 @@ func OpenDB(path string) (*DB, error) {
 		return nil, fmt.Errorf("creating directory of state database %s: %w", path, err)
 	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("state database %s is in use: stop the dflb that runs with this data directory, or pass another -data-dir", path)
 	}
 	if err != nil {

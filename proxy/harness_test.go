@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,12 +98,13 @@ type recorder struct {
 	mu       sync.Mutex
 	requests []*http.Request
 	bodies   []string
+	conns    atomic.Int64 // connections accepted
 }
 
 func newRecorder(t *testing.T, handler http.HandlerFunc) *recorder {
 	t.Helper()
 	r := &recorder{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.requests = append(r.requests, req.Clone(req.Context()))
@@ -114,6 +116,12 @@ func newRecorder(t *testing.T, handler http.HandlerFunc) *recorder {
 		}
 		fmt.Fprintf(w, "tenant=%s uri=%s", req.Header.Get(HeaderTenant), req.RequestURI)
 	}))
+	r.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			r.conns.Add(1)
+		}
+	}
+	r.Start()
 	t.Cleanup(r.Close)
 	return r
 }

@@ -52,8 +52,9 @@ type Options struct {
 	MaxBodyBytes int64
 
 	// StreamThreshold is the body size above which request bodies are
-	// forwarded as they arrive instead of being read whole first.
-	// Responses are always streamed. Default 1 MiB.
+	// forwarded as they arrive instead of being read whole first. Default
+	// 1 MiB. Response bodies are read whole up to 64 KiB, by their
+	// Content-Length, and streamed otherwise.
 	StreamThreshold int
 
 	// ConnectTimeout bounds a TCP connect to a backend; past it the client

@@ -67,7 +67,7 @@ func (p *Proxy) NewTransport(addr string) any {
 		// that an empty query ("/x?") goes out as "/x".
 		NoDefaultUserAgentHeader: true,
 		DisablePathNormalizing:   true,
-		StreamResponseBody:       true,
+		Transport:                upstreamTransport{},
 	}
 }
 
