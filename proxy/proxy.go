@@ -114,6 +114,8 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	if p.conns != nil {
 		ln = &limitListener{Listener: ln, cap: p.conns}
 	}
+	timeout := min(p.opts.ClientReadTimeout, p.opts.ClientIdleTimeout, p.opts.WriteTimeout)
+	ln = &coarseListener{Listener: ln, slack: deadlineSlack(timeout)}
 	err := p.server.Serve(ln)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("proxy: serving on %s: %w", ln.Addr(), err)

@@ -111,10 +111,10 @@ func isIdempotent(h *fasthttp.RequestHeader) bool {
 // long downloads. Here a response may take any time as long as bytes keep
 // coming.
 //
-// Deadlines are refreshed at most every slack interval to keep timer updates
-// off the per-read path, so an effective timeout lies between timeout-slack
-// and timeout. Reads and writes each come from one goroutine at a time, as
-// fasthttp uses a connection for one exchange at a time.
+// Deadlines are refreshed at most once per slack (see deadlineIsClose), so
+// an effective timeout lies between timeout-slack and timeout. Reads and
+// writes each come from one goroutine at a time, as fasthttp uses a
+// connection for one exchange at a time.
 type idleConn struct {
 	net.Conn
 	readTimeout, writeTimeout time.Duration
@@ -124,15 +124,14 @@ type idleConn struct {
 }
 
 func newIdleConn(conn net.Conn, readTimeout, writeTimeout time.Duration) *idleConn {
-	slack := min(readTimeout, writeTimeout) / 4
-	slack = min(slack, time.Second)
+	slack := deadlineSlack(min(readTimeout, writeTimeout))
 	return &idleConn{Conn: conn, readTimeout: readTimeout, writeTimeout: writeTimeout, slack: slack}
 }
 
 func (c *idleConn) Read(b []byte) (int, error) {
 	if c.readTimeout > 0 {
 		deadline := time.Now().Add(c.readTimeout)
-		if deadline.Sub(c.readDeadline) > c.slack {
+		if !deadlineIsClose(c.readDeadline, deadline, c.slack) {
 			if err := c.Conn.SetReadDeadline(deadline); err != nil {
 				return 0, err
 			}
@@ -145,7 +144,7 @@ func (c *idleConn) Read(b []byte) (int, error) {
 func (c *idleConn) Write(b []byte) (int, error) {
 	if c.writeTimeout > 0 {
 		deadline := time.Now().Add(c.writeTimeout)
-		if deadline.Sub(c.writeDeadline) > c.slack {
+		if !deadlineIsClose(c.writeDeadline, deadline, c.slack) {
 			if err := c.Conn.SetWriteDeadline(deadline); err != nil {
 				return 0, err
 			}
