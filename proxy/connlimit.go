@@ -119,11 +119,15 @@ func lingerReject(conn net.Conn) {
 	if _, err := conn.Write(connRejectResponse); err != nil {
 		return
 	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.CloseWrite()
+	if w, ok := conn.(closeWriter); ok {
+		_ = w.CloseWrite()
 	}
 	_, _ = io.Copy(io.Discard, input)
 }
+
+// closeWriter is a connection whose sending side can be shut down alone,
+// as a *net.TCPConn's can.
+type closeWriter interface{ CloseWrite() error }
 
 // skipRequestHead reads up to and including the empty line that ends a
 // request head. It reports false when the input ends or fails first.

@@ -41,7 +41,7 @@ func (l *coarseListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &coarseConn{Conn: conn, slack: l.slack}, nil
+	return &coarseConn{Conn: newDirectConn(conn), slack: l.slack}, nil
 }
 
 // coarseConn is a client connection whose deadline updates are coalesced
@@ -91,5 +91,14 @@ func (c *coarseConn) SetDeadline(t time.Time) error {
 		return err
 	}
 	c.read, c.write = t, t
+	return nil
+}
+
+// CloseWrite shuts down the sending side of the connection, when the
+// connection it wraps can.
+func (c *coarseConn) CloseWrite() error {
+	if w, ok := c.Conn.(closeWriter); ok {
+		return w.CloseWrite()
+	}
 	return nil
 }

@@ -111,11 +111,13 @@ func (p *Proxy) newServer() *fasthttp.Server {
 // shutdown and the listener's error otherwise.
 func (p *Proxy) Serve(ln net.Listener) error {
 	p.log.Info("listening", "addr", ln.Addr().String(), "max_conns", p.opts.MaxConns)
+	// The coarse listener is innermost because it needs the TCP
+	// connection itself (see newDirectConn).
+	timeout := min(p.opts.ClientReadTimeout, p.opts.ClientIdleTimeout, p.opts.WriteTimeout)
+	ln = &coarseListener{Listener: ln, slack: deadlineSlack(timeout)}
 	if p.conns != nil {
 		ln = &limitListener{Listener: ln, cap: p.conns}
 	}
-	timeout := min(p.opts.ClientReadTimeout, p.opts.ClientIdleTimeout, p.opts.WriteTimeout)
-	ln = &coarseListener{Listener: ln, slack: deadlineSlack(timeout)}
 	err := p.server.Serve(ln)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("proxy: serving on %s: %w", ln.Addr(), err)

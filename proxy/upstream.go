@@ -48,7 +48,7 @@ func (p *Proxy) NewTransport(addr string) any {
 			if err != nil {
 				return nil, &dialError{addr: addr, err: err}
 			}
-			return newIdleConn(conn, readIdle, writeIdle), nil
+			return newIdleConn(newDirectConn(conn), readIdle, writeIdle), nil
 		},
 		MaxConns:            p.opts.MaxConnsPerBackend,
 		MaxConnWaitTimeout:  p.opts.ConnectTimeout,
