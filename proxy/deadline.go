@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net"
-	"sync"
 	"time"
 )
 
@@ -45,20 +44,17 @@ func (l *coarseListener) Accept() (net.Conn, error) {
 }
 
 // coarseConn is a client connection whose deadline updates are coalesced
-// (see deadlineIsClose). fasthttp sets deadlines from the connection's
-// goroutine, and a handler may set them from another, hence the lock.
+// (see deadlineIsClose). Deadlines are set from one goroutine at a time:
+// fasthttp's server sets them from the connection's goroutine, and the
+// proxy's handler, which runs there too, sets none.
 type coarseConn struct {
 	net.Conn
 	slack time.Duration
 
-	mu          sync.Mutex
 	read, write time.Time // the deadlines in effect
 }
 
 func (c *coarseConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
 	if deadlineIsClose(c.read, t, c.slack) {
 		return nil
 	}
@@ -70,9 +66,6 @@ func (c *coarseConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *coarseConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
 	if deadlineIsClose(c.write, t, c.slack) {
 		return nil
 	}
@@ -84,9 +77,6 @@ func (c *coarseConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *coarseConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
 	if err := c.Conn.SetDeadline(t); err != nil {
 		return err
 	}
