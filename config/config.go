@@ -85,8 +85,9 @@ type Proxy struct {
 	// MaxBodyBytes is the maximum size of a request body. A larger body gets
 	// 413. Default: 1 GiB.
 	MaxBodyBytes int64
-	// StreamThreshold is the body size above which request and response
-	// bodies are streamed instead of buffered. Default: 1 MiB.
+	// StreamThreshold is the size above which request bodies are streamed
+	// instead of buffered. Response bodies are streamed above 64 KiB.
+	// Default: 1 MiB.
 	StreamThreshold int64
 	// ConnectTimeout is the maximum time to connect to a backend. Default: 2s.
 	ConnectTimeout time.Duration

@@ -23,14 +23,7 @@ import (
 
 func TestDownload64MiBStreamed(t *testing.T) {
 	const size = 64 << 20
-	backend := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/small" {
-			io.WriteString(w, "small")
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(size))
-		io.Copy(w, io.LimitReader(pattern{}, size)) //nolint:errcheck // the client checks the body
-	})
+	backend := downloadBackend(t, size)
 	conns := &backend.conns
 	tp := startProxy(t, Options{}, instance("i1", backend.addr(), "acme"))
 
@@ -54,6 +47,20 @@ func TestDownload64MiBStreamed(t *testing.T) {
 	assert.Equal(t, "small", body)
 	assert.Equal(t, fmt.Sprintf("%d %s", size, hex.EncodeToString(want.Sum(nil))), hashGet(t, tp.addr, "/download"))
 	assert.Equal(t, int64(1), conns.Load(), "backend connections opened")
+}
+
+// downloadBackend serves size bytes of pattern with a Content-Length at any
+// path but /small, which gets the body "small".
+func downloadBackend(t *testing.T, size int) *recorder {
+	t.Helper()
+	return newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "small")
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		io.Copy(w, io.LimitReader(pattern{}, int64(size))) //nolint:errcheck // clients check the body or hang up midway
+	})
 }
 
 // hashGet downloads uri of tenant acme through the proxy and returns the
@@ -109,14 +116,7 @@ func TestChunkedResponseArrivesAsSent(t *testing.T) {
 
 func TestAbortedDownloadClosesBackendConnection(t *testing.T) {
 	const size = 8 << 20
-	backend := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/small" {
-			io.WriteString(w, "small")
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(size))
-		io.Copy(w, io.LimitReader(pattern{}, size)) //nolint:errcheck // the client hangs up midway
-	})
+	backend := downloadBackend(t, size)
 	conns := &backend.conns
 	tp := startProxy(t, Options{}, instance("i1", backend.addr(), "acme"))
 
