@@ -115,12 +115,16 @@ func (c *directConn) writeAll(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
 		rest := c.wbuf[c.wn:]
 		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
-		switch errno {
-		case 0:
+		switch {
+		case errno == 0 && n == 0:
+			// As the net package does: a write of nothing would loop.
+			c.werr = io.ErrUnexpectedEOF
+			return true
+		case errno == 0:
 			c.wn += int(n)
-		case syscall.EINTR:
+		case errno == syscall.EINTR:
 			continue
-		case syscall.EAGAIN:
+		case errno == syscall.EAGAIN:
 			return false
 		default:
 			c.werr = c.opError("write", errno)
