@@ -10,10 +10,10 @@ import (
 )
 
 // bufferedResponseMax is the largest response body, by its Content-Length,
-// that the proxy reads whole before it responds to the client. Larger bodies, and
-// those of unknown length, are streamed to the client as they arrive. At this
-// size a body takes a few loopback reads, and 64 KiB per in-flight response
-// bounds the memory that buffering can take.
+// that the proxy reads whole before it responds to the client. Larger
+// bodies, and those of unknown length, are streamed as they arrive. Reading
+// whole saves allocations, and 64 KiB per in-flight response bounds the
+// memory that it takes.
 const bufferedResponseMax = 64 << 10
 
 // maxInterimResponses bounds the 1xx responses that may precede a final one.
@@ -59,7 +59,8 @@ func (upstreamTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Reques
 	reusable := !req.ConnectionClose() && !resp.ConnectionClose() &&
 		resp.StatusCode() != fasthttp.StatusSwitchingProtocols && length != -2
 
-	if hasBody(resp) && (length < 0 || length > bufferedResponseMax) {
+	withBody := hasBody(resp)
+	if withBody && (length < 0 || length > bufferedResponseMax) {
 		streamBody(hc, resp, br, length, func(reuse bool) {
 			if reuse && reusable {
 				hc.ReleaseConn(cc)
@@ -70,7 +71,7 @@ func (upstreamTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Reques
 		return false, nil
 	}
 
-	if hasBody(resp) {
+	if withBody {
 		resp.StreamBody = false
 		err = resp.ReadBody(br, bufferedResponseMax)
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
+
+	"github.com/dflb/dflb/internal/testutil"
 )
 
 func TestDownload64MiBStreamed(t *testing.T) {
@@ -198,7 +200,7 @@ func TestNotModifiedReadsNoBody(t *testing.T) {
 }
 
 func TestShortResponseAllocatesNothing(t *testing.T) {
-	if testing.Short() || raceEnabled {
+	if testing.Short() || testutil.RaceEnabled {
 		t.Skip("measures allocations over many requests, which the race detector adds")
 	}
 	body := strings.Repeat("x", 1024)

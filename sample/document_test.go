@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
+
+	"github.com/dflb/dflb/internal/testutil"
 )
 
 func TestAppendJSONStringEscapes(t *testing.T) {
@@ -40,7 +42,7 @@ func TestWritePaddedSizes(t *testing.T) {
 }
 
 func TestDescribeNoAlloc(t *testing.T) {
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		t.Skip("allocation counts vary under -race")
 	}
 	srv, err := New(Config{Instance: "i1", Tenants: []string{"acme"}}, nil)

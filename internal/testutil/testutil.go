@@ -1,6 +1,7 @@
 // Package testutil holds helpers that several packages' tests share: the
-// programs of this module built once per test binary, and a log sink that
-// goroutines write to while a test reads it.
+// programs of this module built once per test binary, a log sink that
+// goroutines write to while a test reads it, and whether the race detector
+// is on.
 package testutil
 
 import (

@@ -1,7 +1,0 @@
-//go:build race
-
-package sample
-
-// raceEnabled is true under -race, where sync.Pool drops items at random
-// and allocation counts vary.
-const raceEnabled = true
