@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,74 +12,12 @@ import (
 	"github.com/dflb/dflb/controlplane"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
+	"github.com/dflb/dflb/internal/browsertest"
+)
 
 // screenshotEnv names the file the browser test saves its screenshot to.
 const screenshotEnv = "DFLB_DASHBOARD_SCREENSHOT"
-
-// startChromium starts a headless Chromium with a fresh profile and returns
-// a context for one tab. Chromium talks to chromedp through a pipe, so it
-// opens no debugging port, and the flags turn off its own background
-// traffic (updates, sync, QUIC).
-func startChromium(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("skipping the browser test: %s not found (%v); install Debian's chromium package to run it", chromiumPath, err)
-	}
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(cancel)
-
-	// The first action starts the browser. It runs without a timeout,
-	// because a timeout on that call would stop the browser with it.
-	require.NoError(t, chromedp.Do(ctx), "starting %s", chromiumPath)
-	watchConsole(t, ctx)
-	return ctx
-}
-
-// watchConsole logs the page's console and fails the test on an uncaught
-// exception.
-func watchConsole(t *testing.T, ctx context.Context) {
-	ctx, stop := context.WithCancel(ctx)
-	messages := chromedp.Console(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			t.Logf("browser console: %s", m)
-			if m.IsException() {
-				t.Errorf("uncaught exception in the page: %s", m.Text)
-			}
-		}
-	}()
-	// t.Logf must not run after the test, so the reader is stopped first.
-	t.Cleanup(func() {
-		stop()
-		wg.Wait()
-	})
-}
 
 // step runs a browser action with a deadline, so that a page that never
 // reaches the expected state fails the test instead of hanging it.
@@ -109,7 +46,7 @@ func enterToken(t *testing.T, ctx context.Context, token string) {
 }
 
 func TestDashboardInChromium(t *testing.T) {
-	ctx := startChromium(t)
+	ctx := browsertest.Start(t)
 	history := newTestHistory(time.Now().Add(-5*time.Minute), 5)
 	srv := newTestServer(t, newTestSource(history))
 
@@ -155,7 +92,7 @@ func TestDashboardInChromium(t *testing.T) {
 }
 
 func TestDashboardInChromiumPaginatesThousandTenants(t *testing.T) {
-	ctx := startChromium(t)
+	ctx := browsertest.Start(t)
 	src := newTestSource(nil)
 	src.Status = func() controlplane.Status { return fakeStatus(time.Now(), 1200) }
 	srv := newTestServer(t, src)

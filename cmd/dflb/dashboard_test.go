@@ -10,17 +10,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// chromiumBinary is where Debian's chromium package installs the browser.
-const chromiumBinary = "/usr/bin/chromium"
+	"github.com/dflb/dflb/internal/browsertest"
+)
 
 // dashboardScreenshotEnv names the file the dashboard test saves its
 // screenshot to. The test also copies it to dashboardScreenshotCopy.
@@ -28,66 +26,6 @@ const (
 	dashboardScreenshotEnv  = "DFLB_DASHBOARD_SCREENSHOT"
 	dashboardScreenshotCopy = "/tmp/dflb-dashboard.png"
 )
-
-// startDashboardBrowser starts a headless Chromium with a fresh profile and
-// returns a context for one tab, with the flags of the dashboard package's
-// own browser test. Chromium talks to chromedp through a pipe, so it opens
-// no debugging port, and the flags turn off its background traffic
-// (updates, sync, QUIC).
-func startDashboardBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumBinary); err != nil {
-		t.Skipf("skipping the dashboard browser test: %s not found (%v); install Debian's chromium package to run it", chromiumBinary, err)
-	}
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumBinary),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(cancel)
-
-	// The first action starts the browser. It runs without a timeout,
-	// because a timeout on that call would stop the browser with it.
-	require.NoError(t, chromedp.Do(ctx), "starting %s", chromiumBinary)
-	watchPageConsole(t, ctx)
-	return ctx
-}
-
-// watchPageConsole logs the page's console and fails the test on an
-// uncaught exception.
-func watchPageConsole(t *testing.T, ctx context.Context) {
-	ctx, stop := context.WithCancel(ctx)
-	messages := chromedp.Console(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			t.Logf("browser console: %s", m)
-			if m.IsException() {
-				t.Errorf("uncaught exception in the page: %s", m.Text)
-			}
-		}
-	})
-	// t.Logf must not run after the test, so the reader is stopped first.
-	t.Cleanup(func() {
-		stop()
-		wg.Wait()
-	})
-}
 
 // browserStep runs a browser action with a deadline, so that a page that
 // never reaches the expected state fails the test instead of hanging it.
@@ -205,7 +143,7 @@ func TestDashboardInChromiumUnderLoad(t *testing.T) {
 		return err == nil && slices.Equal(charted, want)
 	}, 15*time.Second, 200*time.Millisecond, "the history has fewer than %d points with load for %v", minPoints, want)
 
-	browser := startDashboardBrowser(t)
+	browser := browsertest.Start(t)
 	browserStep(t, browser, 10*time.Second, "opening the page", chromedp.Navigate("http://"+admin+"/"))
 	prompt := browserStep(t, browser, 10*time.Second, "reading the token prompt", chromedp.Text(chromedp.CSS("#auth-message")))
 	assert.Contains(t, prompt, "No admin token")
