@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ChromiumPath is where Debian's chromium package installs the browser.
+// ChromiumPath is the path of the browser that Debian's chromium package installs.
 const ChromiumPath = "/usr/bin/chromium"
 
 // Start starts a headless Chromium with a fresh profile and returns a
