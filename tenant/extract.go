@@ -122,36 +122,43 @@ func (e *Extractor) Extract(host, path []byte, h Header, buf *[MaxIDLen]byte) (R
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %w", r.source, err)
 		}
-		res := Result{Tenant: id}
-		if r.strip {
-			res.StripLen = m.prefixLen
-		}
-
-		if m.hasComponent {
-			name, ok := e.lookupComponent(m.component)
-			if !ok {
-				return Result{}, e.unknownComponent(m.component, r.source)
-			}
-			res.Component = name
-			return res, nil
-		}
-
-		res.Component, err = e.resolveComponent(path[m.prefixLen:], h)
+		component, err := e.component(r, &m, path, h)
 		if err != nil {
 			return Result{}, err
 		}
-		return res, nil
+		// The Result is built in one literal from locals, because a Result
+		// filled field by field was copied through memory on return (Go
+		// 1.26, amd64), and the copy stalled on store forwarding.
+		stripLen := 0
+		if r.strip {
+			stripLen = m.prefixLen
+		}
+		return Result{Tenant: id, Component: component, StripLen: stripLen}, nil
 	}
 
 	return Result{}, fmt.Errorf("%w: host %s, path %s and headers match none of the rules (%s); send the tenant ID where one of them expects it",
 		ErrNoTenant, quote(host), quote(path), e.ruleList)
 }
 
+// component returns the component of a request that rule r matched as m:
+// the one its {component} placeholder names, or else the one the component
+// rules select.
+func (e *Extractor) component(r *compiledRule, m *match, path []byte, h Header) (string, error) {
+	if !m.hasComponent {
+		return e.resolveComponent(path[m.prefixLen:], h)
+	}
+	name, ok := e.lookupComponent(m.component)
+	if !ok {
+		return "", e.unknownComponent(m.component, r.source)
+	}
+	return name, nil
+}
+
 // match reports whether the rule matches the request and fills m if it does.
 func (r *compiledRule) match(host, path []byte, h Header, m *match) bool {
 	switch r.kind {
 	case hostRule:
-		return matchHost(r.parts, host, m)
+		return r.host.match(host, m)
 	case pathRule:
 		return matchPath(r.parts, path, m)
 	default:
@@ -161,32 +168,6 @@ func (r *compiledRule) match(host, path []byte, h Header, m *match) bool {
 		m.tenant = h.Peek(r.header)
 		return len(m.tenant) > 0
 	}
-}
-
-// matchHost matches host label by label against parts, ignoring ASCII case.
-// The label count must be equal.
-func matchHost(parts []part, host []byte, m *match) bool {
-	rest := host
-	for i, p := range parts {
-		label, tail, found := bytes.Cut(rest, []byte{'.'})
-		last := i == len(parts)-1
-		if found == last {
-			return false
-		}
-		switch p.kind {
-		case literalPart:
-			if !equalFold(label, p.text) {
-				return false
-			}
-		case tenantPart:
-			m.tenant = label
-		case componentPart:
-			m.component = label
-			m.hasComponent = true
-		}
-		rest = tail
-	}
-	return true
 }
 
 // matchPath matches the leading segments of path against parts. The segment

@@ -107,7 +107,8 @@ type part struct {
 
 type compiledRule struct {
 	kind   ruleKind
-	parts  []part
+	host   hostPattern // host rules
+	parts  []part      // path rules
 	header string
 	strip  bool
 	source string // the rule as the user wrote it, for error messages
@@ -140,7 +141,7 @@ func compileRule(r Rule) (compiledRule, error) {
 		if err != nil {
 			return compiledRule{}, err
 		}
-		return compiledRule{kind: hostRule, parts: parts, source: fmt.Sprintf("host rule %q", r.Host)}, nil
+		return compiledRule{kind: hostRule, host: newHostPattern(parts), source: fmt.Sprintf("host rule %q", r.Host)}, nil
 	case r.Path != "":
 		parts, err := compilePathPattern(r.Path)
 		if err != nil {
