@@ -1,6 +1,9 @@
 package tenant
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // hostPattern is a compiled host pattern, split around its placeholders.
 // Literal labels before the first placeholder and after the last one are
@@ -8,9 +11,9 @@ import "bytes"
 // one suffix comparison and one scan of the tenant label instead of a split
 // into labels.
 type hostPattern struct {
-	prefix string // literal labels before the first placeholder, each followed by '.'
-	suffix string // literal labels after the last placeholder, each preceded by '.'
-	middle []part // the parts from the first placeholder to the last, inclusive
+	prefix foldLiteral // literal labels before the first placeholder, each followed by '.'
+	suffix foldLiteral // literal labels after the last placeholder, each preceded by '.'
+	middle []part      // the parts from the first placeholder to the last, inclusive
 }
 
 // newHostPattern splits parts, which contain at least one placeholder.
@@ -26,28 +29,32 @@ func newHostPattern(parts []part) hostPattern {
 		last = i
 	}
 
-	var hp hostPattern
+	var prefix, suffix string
 	for _, p := range parts[:first] {
-		hp.prefix += p.text + "."
+		prefix += p.text + "."
 	}
 	for _, p := range parts[last+1:] {
-		hp.suffix += "." + p.text
+		suffix += "." + p.text
 	}
-	hp.middle = parts[first : last+1]
-	return hp
+	return hostPattern{
+		prefix: newFoldLiteral(prefix),
+		suffix: newFoldLiteral(suffix),
+		middle: parts[first : last+1],
+	}
 }
 
 // match reports whether host matches the pattern label by label, ignoring
 // ASCII case, with the same label count, and fills m if it does.
 func (hp *hostPattern) match(host []byte, m *match) bool {
-	if len(host) < len(hp.prefix)+len(hp.suffix) {
+	prefixLen, suffixLen := len(hp.prefix.text), len(hp.suffix.text)
+	if len(host) < prefixLen+suffixLen {
 		return false
 	}
-	if !equalFold(host[:len(hp.prefix)], hp.prefix) || !equalFold(host[len(host)-len(hp.suffix):], hp.suffix) {
+	if !hp.prefix.equal(host[:prefixLen]) || !hp.suffix.equal(host[len(host)-suffixLen:]) {
 		return false
 	}
 
-	middle := host[len(hp.prefix) : len(host)-len(hp.suffix)]
+	middle := host[prefixLen : len(host)-suffixLen]
 	if len(hp.middle) == 1 {
 		// The only placeholder is {tenant}: it must fill one whole label.
 		if bytes.IndexByte(middle, '.') >= 0 {
@@ -81,6 +88,65 @@ func matchLabels(parts []part, host []byte, m *match) bool {
 			m.hasComponent = true
 		}
 		rest = tail
+	}
+	return true
+}
+
+// foldLiteral is a lower-case literal prepared for a comparison that ignores
+// ASCII case, eight bytes at a time. Setting bit 0x20 turns an ASCII
+// upper-case letter into its lower case. So an input word with the mask's
+// bits set equals the literal's word exactly when each letter matches in
+// either case and each other byte matches as it is.
+type foldLiteral struct {
+	text  string
+	words []foldWord // empty when text is shorter than 8 bytes
+}
+
+// foldWord is the literal's 8 bytes at offset and the mask that has 0x20 in
+// each byte that is a letter. The last word overlaps the one before it when
+// the literal's length is not a multiple of 8.
+type foldWord struct {
+	offset     int
+	want, mask uint64
+}
+
+func newFoldLiteral(text string) foldLiteral {
+	f := foldLiteral{text: text}
+	if len(text) < 8 {
+		return f
+	}
+
+	for offset := 0; ; offset += 8 {
+		offset = min(offset, len(text)-8)
+		var mask [8]byte
+		for i := range mask {
+			if c := text[offset+i]; 'a' <= c && c <= 'z' {
+				mask[i] = 0x20
+			}
+		}
+		f.words = append(f.words, foldWord{
+			offset: offset,
+			want:   binary.LittleEndian.Uint64([]byte(text[offset : offset+8])),
+			mask:   binary.LittleEndian.Uint64(mask[:]),
+		})
+		if offset == len(text)-8 {
+			return f
+		}
+	}
+}
+
+// equal reports whether b equals the literal, ignoring ASCII case in b.
+func (f *foldLiteral) equal(b []byte) bool {
+	if len(b) != len(f.text) {
+		return false
+	}
+	if f.words == nil {
+		return equalFold(b, f.text)
+	}
+	for _, w := range f.words {
+		if binary.LittleEndian.Uint64(b[w.offset:])|w.mask != w.want {
+			return false
+		}
 	}
 	return true
 }

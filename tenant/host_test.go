@@ -88,3 +88,20 @@ func FuzzHostPattern(f *testing.F) {
 		}
 	})
 }
+
+// TestFoldLiteralEveryByte changes one byte of a matching input to each of
+// the 256 values, at every position, and compares with equalFold.
+func TestFoldLiteralEveryByte(t *testing.T) {
+	for _, text := range []string{"", "a", ".apps.localhost", "abcdefgh", "z-09.az-09.azaz"} {
+		f := newFoldLiteral(text)
+		for pos := range len(text) {
+			for c := range 256 {
+				input := []byte(strings.ToUpper(text))
+				input[pos] = byte(c)
+				require.Equal(t, equalFold(input, text), f.equal(input), "literal %q, input %q", text, input)
+			}
+		}
+		assert.True(t, f.equal([]byte(text)), "literal %q against itself", text)
+		assert.False(t, f.equal([]byte(text+"a")), "literal %q against a longer input", text)
+	}
+}
