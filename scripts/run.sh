@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # Starts DFLB with config/local.yaml: DFLB creates two local instances, each
-# DFM supervising a sample component. Ctrl-C deletes the instances, which
-# would otherwise outlive DFLB, and stops DFLB.
+# DFM supervising a sample component. On Ctrl-C, DFLB deletes the instances,
+# which would otherwise outlive it, and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 config=config/local.yaml
 stop() {
 	trap - INT TERM EXIT
-	# Stop DFLB first, so that its control plane does not repair the
-	# instances being deleted; -down then deletes them and the state.
+	# With -down-on-exit, DFLB stops its control plane, deletes the
+	# instances and the state, and exits 0. A terminal's Ctrl-C has already
+	# reached it too, and the repeated signal changes nothing.
+	status=0
 	if [ -n "${dflb:-}" ]; then
-		kill -TERM "$dflb" 2>/dev/null || true
-		wait "$dflb" 2>/dev/null || true
+		kill -INT "$dflb" 2>/dev/null || true
+		wait "$dflb" 2>/dev/null || status=$?
 	fi
-	bin/dflb -config "$config" -data-dir .dflb -down || true
+	# A DFLB that failed, or exited earlier, may have left instances behind.
+	if [ "$status" -ne 0 ]; then
+		bin/dflb -config "$config" -data-dir .dflb -down || true
+	fi
 	exit 0
 }
 trap stop INT TERM EXIT
 
-bin/dflb -config "$config" -data-dir .dflb &
+bin/dflb -config "$config" -data-dir .dflb -down-on-exit &
 dflb=$!
 
 for _ in $(seq 300); do

@@ -47,6 +47,8 @@ type app struct {
 
 	instances     *instances
 	db            *controlplane.DB                        // nil for the static provider
+	statePath     string                                  // the file of db
+	downOnExit    bool                                    // delete the instances and db's file when run returns
 	alerts        *alert.Manager                          // nil for the static provider
 	specs         atomic.Pointer[[]balancer.InstanceSpec] // as last published
 	notifications *controlplane.NotificationHandler
@@ -109,7 +111,8 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 	}
 
 	if a.instances.launcher != nil {
-		a.db, err = controlplane.OpenDB(filepath.Join(dataDir, stateFile))
+		a.statePath = filepath.Join(dataDir, stateFile)
+		a.db, err = controlplane.OpenDB(a.statePath)
 		if err != nil {
 			a.closeListeners()
 			return nil, err
@@ -354,13 +357,34 @@ loop:
 	stopWindow()
 	<-controlDone
 	drainErr := a.proxy.Shutdown(shutdownCtx)
+	var downErr error
+	if a.downOnExit {
+		downErr = a.deleteInstances()
+	}
 	adminErr := a.admin.Shutdown(shutdownCtx)
 	var dbErr error
 	if a.db != nil {
 		dbErr = a.db.Close()
 	}
+	if a.downOnExit && a.statePath != "" && downErr == nil && dbErr == nil {
+		downErr = removeState(a.statePath, a.log)
+	}
 	a.log.Info("stopped")
-	return errors.Join(serveErr, drainErr, adminErr, dbErr)
+	return errors.Join(serveErr, drainErr, downErr, adminErr, dbErr)
+}
+
+// deleteInstances deletes every instance of the provider. It runs after
+// the control loop and the supervisor have stopped, so nothing replaces the
+// instances, and before the admin listener closes, so that each DFM
+// delivers its shutdown notification instead of retrying it until it
+// gives up. The provider bounds the wait: the local provider kills the
+// processes of an instance that has not stopped within 30 s.
+func (a *app) deleteInstances() error {
+	if a.instances.launcher == nil {
+		return nil
+	}
+	a.log.Info("deleting the instances before exit")
+	return a.instances.teardown(context.Background())
 }
 
 // reload applies the configuration file again. An invalid file changes

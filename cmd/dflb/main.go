@@ -29,6 +29,7 @@ func main() {
 	logFormat := flag.String("log-format", "text", "log format: text or json")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
 	down := flag.Bool("down", false, "delete every instance that the configured provider runs and the control plane state, then exit")
+	downOnExit := flag.Bool("down-on-exit", false, "on SIGINT or SIGTERM, delete every instance that the configured provider runs and the control plane state before exiting, as -down would; for throwaway setups such as make run")
 	status := flag.Bool("status", false, "print the status of the dflb that runs with this configuration, then exit")
 	procsPerCPU := flag.Int("procs-per-cpu", defaultProcsPerCPU, "Go processors (GOMAXPROCS) per available CPU; the GOMAXPROCS variable overrides it")
 	flag.Parse()
@@ -54,7 +55,9 @@ func main() {
 	// Prometheus needs the TYPE lines to read the latency histogram as one.
 	metrics.ExposeMetadata(true)
 
-	command := run
+	command := func(configPath, dataDir string, logger *slog.Logger) error {
+		return run(configPath, dataDir, logger, *downOnExit)
+	}
 	switch {
 	case *down:
 		command = teardown
@@ -92,7 +95,9 @@ func setProcs(perCPU int) error {
 	return nil
 }
 
-func run(configPath, dataDir string, logger *slog.Logger) error {
+// run serves until SIGTERM or SIGINT. With downOnExit it then deletes the
+// instances and the control plane state, as teardown does.
+func run(configPath, dataDir string, logger *slog.Logger, downOnExit bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -100,6 +105,7 @@ func run(configPath, dataDir string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	app.downOnExit = downOnExit
 
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP)
@@ -137,10 +143,16 @@ func teardown(configPath, dataDir string, logger *slog.Logger) error {
 	if err := inst.teardown(ctx); err != nil {
 		return err
 	}
-	if err := os.Remove(statePath); err != nil {
-		return fmt.Errorf("removing control plane state %s: %w", statePath, err)
+	return removeState(statePath, logger)
+}
+
+// removeState deletes the control plane state at path, after its instances,
+// so that the next start begins from the configured layout.
+func removeState(path string, logger *slog.Logger) error {
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("removing control plane state %s: %w", path, err)
 	}
-	logger.Info("instances deleted and state removed", "state", statePath)
+	logger.Info("instances deleted and state removed", "state", path)
 	return nil
 }
 
