@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"sync"
 	"time"
 )
 
@@ -33,6 +34,17 @@ func deadlineIsClose(armed, next time.Time, slack time.Duration) bool {
 type coarseListener struct {
 	net.Listener
 	slack time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Close closes the listener once. Both Proxy.Shutdown and fasthttp close
+// it, and fasthttp reports an error from the second close as a failed
+// shutdown.
+func (l *coarseListener) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
 }
 
 func (l *coarseListener) Accept() (net.Conn, error) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,7 +67,11 @@ func startProxy(t *testing.T, opts Options, instances ...balancer.InstanceSpec) 
 	done := make(chan error, 1)
 	go func() { done <- p.Serve(ln) }()
 	t.Cleanup(func() {
-		_ = p.server.Shutdown()
+		// An error here means that a test left a connection open past
+		// the grace period, which Shutdown then closed.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
 		<-done
 	})
 	return tp

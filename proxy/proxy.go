@@ -40,6 +40,14 @@ type Proxy struct {
 	limits   atomic.Pointer[tenantLimiters]
 
 	conns *connCap // nil without Options.MaxConns
+
+	// fasthttp clears its stop flag when Shutdown returns, and a Shutdown
+	// before any Serve returns at once. So a Serve that starts after it
+	// would accept forever. Under serveMu, Shutdown closes every listener
+	// handed to Serve, and a Serve that comes later returns at once.
+	serveMu   sync.Mutex
+	stopped   bool
+	listeners []*coarseListener
 }
 
 // New validates opts and returns a proxy that routes through router, whose
@@ -114,7 +122,17 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	// The coarse listener is innermost because it needs the TCP
 	// connection itself (see newDirectConn).
 	timeout := min(p.opts.ClientReadTimeout, p.opts.ClientIdleTimeout, p.opts.WriteTimeout)
-	ln = &coarseListener{Listener: ln, slack: deadlineSlack(timeout)}
+	coarse := &coarseListener{Listener: ln, slack: deadlineSlack(timeout)}
+
+	p.serveMu.Lock()
+	if p.stopped {
+		p.serveMu.Unlock()
+		return closeListener(coarse)
+	}
+	p.listeners = append(p.listeners, coarse)
+	p.serveMu.Unlock()
+
+	ln = coarse
 	if p.conns != nil {
 		ln = &limitListener{Listener: ln, cap: p.conns}
 	}
@@ -133,12 +151,29 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	defer cancel()
 
 	p.log.Info("draining", "grace", p.opts.ShutdownGrace.String(), "tunnels", p.tunnels.count())
+	p.serveMu.Lock()
+	p.stopped = true
+	var closeErrs []error
+	for _, ln := range p.listeners {
+		closeErrs = append(closeErrs, closeListener(ln))
+	}
+	p.serveMu.Unlock()
+
 	serverErr := p.server.ShutdownWithContext(ctx)
 	tunnelErr := p.tunnels.drain(ctx)
-	if err := errors.Join(serverErr, tunnelErr); err != nil {
+	if err := errors.Join(append(closeErrs, serverErr, tunnelErr)...); err != nil {
 		return fmt.Errorf("proxy: drain did not finish within %s: %w", p.opts.ShutdownGrace, err)
 	}
 	p.log.Info("drained")
+	return nil
+}
+
+// closeListener closes ln. A listener that its owner closed already is no
+// error, because it accepts nothing either way.
+func closeListener(ln net.Listener) error {
+	if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("proxy: closing listener %s: %w", ln.Addr(), err)
+	}
 	return nil
 }
 
