@@ -33,6 +33,7 @@ func (m *Manager) emitOutbox() {
 		if !finished {
 			m.mu.Lock()
 			m.emitting = false
+			m.emitted.Broadcast()
 			m.mu.Unlock()
 		}
 	}()
@@ -49,8 +50,38 @@ func (m *Manager) emitOutbox() {
 		m.mu.Lock()
 	}
 	m.emitting = false
+	m.emitted.Broadcast()
 	finished = true
 	m.mu.Unlock()
+}
+
+// waitEmitted returns once the outbox is empty and no goroutine is
+// emitting, or when ctx ends. A notification that Fire or Resolve decided
+// while another goroutine was emitting is queued by that goroutine, after
+// the call has returned, so a Flush that did not wait could miss it.
+func (m *Manager) waitEmitted(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.emitted.Broadcast()
+	})
+	defer stop()
+
+	for {
+		// Emits what was decided but not yet emitted, unless another
+		// goroutine is emitting, which then emits it.
+		m.emitOutbox()
+
+		m.mu.Lock()
+		if (!m.emitting && len(m.outbox) == 0) || ctx.Err() != nil {
+			m.mu.Unlock()
+			return
+		}
+		if m.emitting {
+			m.emitted.Wait()
+		}
+		m.mu.Unlock()
+	}
 }
 
 func (m *Manager) emit(o outgoing) {

@@ -27,6 +27,7 @@ type Manager struct {
 	unknown  map[Rule]bool // unknown rules already logged, so each is logged once
 	outbox   []outgoing    // decided but not yet emitted, in decision order
 	emitting bool          // a goroutine is emitting the outbox
+	emitted  sync.Cond     // on mu, broadcast when emitting turns false
 	running  bool          // Run has been called
 }
 
@@ -47,6 +48,7 @@ func New(cfg Config, opts ...Option) (*Manager, error) {
 		alerts:  map[alertID]*active{},
 		unknown: map[Rule]bool{},
 	}
+	m.emitted.L = &m.mu
 	defaultOptions(m)
 	for _, opt := range opts {
 		opt(m)
@@ -180,10 +182,14 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 }
 
-// Flush waits until every sink has delivered or dropped its queued
-// notifications, or until ctx ends, and returns the number still queued.
-// Only a running Manager delivers, so call it while Run runs.
+// Flush waits until every notification decided so far is queued and every
+// sink has delivered or dropped its queue, or until ctx ends. It returns
+// the number still queued. Only a running Manager delivers, so call it
+// while Run runs. A hook that calls Flush waits until ctx ends, because
+// its own emission is still in progress.
 func (m *Manager) Flush(ctx context.Context) int {
+	m.waitEmitted(ctx)
+
 	left := 0
 	for _, s := range m.sinks {
 		left += s.flush(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,4 +267,37 @@ func TestPanickingHookDoesNotStopNotifications(t *testing.T) {
 	m.Fire(InstanceDown, "i2", Info{})
 
 	assert.Equal(t, 2, calls, "the hook got the notification after the panic")
+}
+
+// TestFlushWaitsForEmittingGoroutine resolves an alert while another
+// goroutine is still emitting its firing notification, held in the notify
+// hook. Resolve then returns before either notification is queued, and
+// Flush must still wait until both have reached the receiver.
+func TestFlushWaitsForEmittingGoroutine(t *testing.T) {
+	r := newReceiver(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hold := func(Notification) {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	m, err := New(testConfig(testSink("hook", SinkWebhook, r.url())), WithNotifyHook(hold), WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	run(t, m)
+
+	go m.Fire(ComponentCrashLoop, "i1/app", Info{Summary: "app crashes"})
+	<-entered
+	m.Resolve(ComponentCrashLoop, "i1/app")
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.Zero(t, m.Flush(ctx), "notifications still queued after 5s")
+
+	bodies := r.webhookBodies(t)
+	require.Len(t, bodies, 2, "notifications at the receiver when Flush returned")
+	assert.Equal(t, StatusFiring, bodies[0].Status)
+	assert.Equal(t, StatusResolved, bodies[1].Status)
 }
