@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dflb/dflb/alert"
 	"github.com/dflb/dflb/provider/local"
 )
 
@@ -103,4 +108,57 @@ autoscale:`, 1)
 	assert.True(t, resolved[0].at.After(firing[len(firing)-1].at), "resolved after the last repeat")
 	assert.Empty(t, receiver.of("instance_down", "i2", "firing"), "i2 stayed up")
 	t.Logf("instance_down: %d firing (first, then repeats), 1 resolved", len(firing))
+}
+
+// slowReceiver records each alert notification, then responds after delay,
+// so that notifications queue up behind one another.
+type slowReceiver struct {
+	webhookReceiver
+	delay time.Duration
+}
+
+func (s *slowReceiver) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	s.webhookReceiver.ServeHTTP(rw, r)
+	time.Sleep(s.delay)
+}
+
+// Alerts that fire just before dflb stops still reach their sink: dflb
+// waits for its queued alert notifications before it exits.
+func TestShutdownDeliversQueuedAlerts(t *testing.T) {
+	receiver := &slowReceiver{delay: 200 * time.Millisecond}
+	hook := httptest.NewServer(receiver)
+	defer hook.Close()
+
+	text := strings.Replace(scaleConfig(t.TempDir(), "127.0.83", `  enabled: false`, "i1=acme"),
+		"autoscale:", `alerts:
+  sinks:
+    - {name: test, kind: webhook, url: "`+hook.URL+`"}
+autoscale:`, 1)
+	path := filepath.Join(t.TempDir(), "dflb.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-admin-token")
+	t.Setenv("DFLB_TEST_DFM_SECRET", "test-dfm-secret")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, err := newApp(ctx, path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	// The instances go with dflb, so that no DFM waits for it after exit.
+	a.downOnExit = true
+	t.Cleanup(func() { assert.NoError(t, a.instances.teardown(context.Background())) })
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.run(runCtx, make(chan os.Signal)) }()
+
+	keys := []string{"x1", "x2", "x3"}
+	for _, key := range keys {
+		a.alerts.Fire(alert.InstanceDown, key, alert.Info{Summary: "instance " + key + " is down"})
+	}
+	stopRun()
+	require.NoError(t, <-done)
+
+	for _, key := range keys {
+		assert.Len(t, receiver.of("instance_down", key, "firing"), 1, "notifications of %s at the sink after exit", key)
+	}
 }

@@ -300,6 +300,10 @@ func (a *app) listen() error {
 func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
 	windowCtx, stopWindow := context.WithCancel(context.Background())
 	defer stopWindow()
+	// The alert manager outlives the other loops at shutdown, because only
+	// a running manager delivers what flushAlerts waits for.
+	alertsCtx, stopAlerts := context.WithCancel(context.Background())
+	defer stopAlerts()
 	go a.window.Run(windowCtx)
 	go a.history.Run(windowCtx)
 
@@ -320,7 +324,7 @@ func (a *app) run(ctx context.Context, reload <-chan os.Signal) error {
 			Logger:      a.log,
 		}
 		go supervisor.Run(windowCtx)
-		go a.alerts.Run(windowCtx)
+		go a.alerts.Run(alertsCtx)
 		controlNotes, unsubscribeControl := a.notifications.Subscribe(256)
 		defer unsubscribeControl()
 		go func() {
@@ -361,6 +365,8 @@ loop:
 	if a.downOnExit {
 		downErr = a.deleteInstances()
 	}
+	a.flushAlerts()
+	stopAlerts()
 	adminErr := a.admin.Shutdown(shutdownCtx)
 	var dbErr error
 	if a.db != nil {
@@ -371,6 +377,23 @@ loop:
 	}
 	a.log.Info("stopped")
 	return errors.Join(serveErr, drainErr, downErr, adminErr, dbErr)
+}
+
+// alertFlushTimeout bounds the wait for alert notifications at exit, so
+// that an unreachable sink delays the exit by at most this much.
+const alertFlushTimeout = 5 * time.Second
+
+// flushAlerts waits until the alert notifications decided so far are
+// delivered, or dropped by their sinks, for up to alertFlushTimeout.
+func (a *app) flushAlerts() {
+	if a.alerts == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), alertFlushTimeout)
+	defer cancel()
+	if left := a.alerts.Flush(ctx); left > 0 {
+		a.log.Warn("alert notifications not delivered before exit", "undelivered", left, "waited", alertFlushTimeout.String())
+	}
 }
 
 // deleteInstances deletes every instance of the provider. It runs after
