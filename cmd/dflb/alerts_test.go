@@ -3,12 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -134,29 +130,15 @@ func TestShutdownDeliversQueuedAlerts(t *testing.T) {
   sinks:
     - {name: test, kind: webhook, url: "`+hook.URL+`"}
 autoscale:`, 1)
-	path := filepath.Join(t.TempDir(), "dflb.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
-	t.Setenv("DFLB_TEST_ADMIN_TOKEN", "test-admin-token")
-	t.Setenv("DFLB_TEST_DFM_SECRET", "test-dfm-secret")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, err := newApp(ctx, path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-	// The instances go with dflb, so that no DFM waits for it after exit.
-	a.downOnExit = true
-	t.Cleanup(func() { assert.NoError(t, a.instances.teardown(context.Background())) })
-
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.run(runCtx, make(chan os.Signal)) }()
+	// -down-on-exit deletes the instances with dflb, so that no DFM waits
+	// for it after exit.
+	a, stop := startApp(t, text, t.TempDir(), true)
 
 	keys := []string{"x1", "x2", "x3"}
 	for _, key := range keys {
 		a.alerts.Fire(alert.InstanceDown, key, alert.Info{Summary: "instance " + key + " is down"})
 	}
-	stopRun()
-	require.NoError(t, <-done)
+	require.NoError(t, stop())
 
 	for _, key := range keys {
 		assert.Len(t, receiver.of("instance_down", key, "firing"), 1, "notifications of %s at the sink after exit", key)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,9 +51,11 @@ instances:
 	return b.String()
 }
 
-// startScaleApp runs dflb with text as its configuration until the test
-// ends, then stops it and deletes its instances.
-func startScaleApp(t *testing.T, text string) *app {
+// startApp runs dflb with text as its configuration and dataDir as its
+// data directory. stop ends run as a signal would and returns run's error.
+// It runs at the end of the test too, and then whatever instances are left
+// are deleted.
+func startApp(t *testing.T, text, dataDir string, downOnExit bool) (a *app, stop func() error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dflb.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
@@ -61,17 +64,32 @@ func startScaleApp(t *testing.T, text string) *app {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	a, err := newApp(ctx, path, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := newApp(ctx, path, dataDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
+	a.downOnExit = downOnExit
+	t.Cleanup(func() { assert.NoError(t, a.instances.teardown(context.Background())) })
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.run(runCtx, make(chan os.Signal)) }()
-	t.Cleanup(func() {
-		stopRun()
-		require.NoError(t, <-done)
-		require.NoError(t, a.instances.teardown(context.Background()))
-	})
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() {
+			stopRun()
+			runErr = <-done
+		})
+		return runErr
+	}
+	t.Cleanup(func() { assert.NoError(t, stop()) })
+	return a, stop
+}
+
+// startScaleApp runs dflb with text as its configuration until the test
+// ends, then stops it and deletes its instances.
+func startScaleApp(t *testing.T, text string) *app {
+	t.Helper()
+	a, _ := startApp(t, text, t.TempDir(), false)
 	return a
 }
 
