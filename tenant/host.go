@@ -110,6 +110,8 @@ type foldWord struct {
 	want, mask uint64
 }
 
+// newFoldLiteral prepares text, which must be in lower case, because the
+// mask folds the input's letters only.
 func newFoldLiteral(text string) foldLiteral {
 	f := foldLiteral{text: text}
 	if len(text) < 8 {
