@@ -130,12 +130,19 @@ func TestAbortedDownloadClosesBackendConnection(t *testing.T) {
 	require.NoError(t, c.Close())
 
 	// The rest of the aborted body must not be read as the next response.
-	for i := range 5 {
-		status, body, _ := get(t, tp.addr, "acme.apps.test", "/small")
-		require.Equal(t, http.StatusOK, status, "request %d", i)
-		require.Equal(t, "small", body, "request %d", i)
-	}
+	requireBodies(t, tp.addr, "/small", "small", 5)
 	assert.Equal(t, int64(2), conns.Load(), "backend connections opened")
+}
+
+// requireBodies sends n GETs of path for tenant acme through the proxy at
+// addr, one after another, and requires each to get 200 with body want.
+func requireBodies(t *testing.T, addr, path, want string, n int) {
+	t.Helper()
+	for i := range n {
+		status, body, _ := get(t, addr, "acme.apps.test", path)
+		require.Equal(t, http.StatusOK, status, "request %d", i)
+		require.Equal(t, want, body, "request %d", i)
+	}
 }
 
 func TestResponseEndingAtClose(t *testing.T) {
@@ -147,11 +154,7 @@ func TestResponseEndingAtClose(t *testing.T) {
 	})
 	tp := startProxy(t, Options{}, instance("i1", backend.addr(), "acme"))
 
-	for i := range 3 {
-		status, body, _ := get(t, tp.addr, "acme.apps.test", "/")
-		require.Equal(t, http.StatusOK, status, "request %d", i)
-		require.Equal(t, "the body ends when the backend closes", body, "request %d", i)
-	}
+	requireBodies(t, tp.addr, "/", "the body ends when the backend closes", 3)
 	assert.Equal(t, int64(3), backend.conns.Load(), "each response used up its backend connection")
 }
 
@@ -164,11 +167,7 @@ func TestInterimResponsesSkipped(t *testing.T) {
 	})
 	tp := startProxy(t, Options{}, instance("i1", backend.addr(), "acme"))
 
-	for i := range 3 {
-		status, body, _ := get(t, tp.addr, "acme.apps.test", "/")
-		require.Equal(t, http.StatusOK, status, "request %d", i)
-		require.Equal(t, "final", body, "request %d", i)
-	}
+	requireBodies(t, tp.addr, "/", "final", 3)
 	assert.Equal(t, int64(1), backend.conns.Load(), "backend connections opened")
 }
 

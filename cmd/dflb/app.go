@@ -47,7 +47,6 @@ type app struct {
 
 	instances     *instances
 	db            *controlplane.DB                        // nil for the static provider
-	statePath     string                                  // the file of db
 	downOnExit    bool                                    // delete the instances and db's file when run returns
 	alerts        *alert.Manager                          // nil for the static provider
 	specs         atomic.Pointer[[]balancer.InstanceSpec] // as last published
@@ -111,8 +110,7 @@ func newApp(ctx context.Context, configPath, dataDir string, logger *slog.Logger
 	}
 
 	if a.instances.launcher != nil {
-		a.statePath = filepath.Join(dataDir, stateFile)
-		a.db, err = controlplane.OpenDB(a.statePath)
+		a.db, err = controlplane.OpenDB(filepath.Join(dataDir, stateFile))
 		if err != nil {
 			a.closeListeners()
 			return nil, err
@@ -372,8 +370,8 @@ loop:
 	if a.db != nil {
 		dbErr = a.db.Close()
 	}
-	if a.downOnExit && a.statePath != "" && downErr == nil && dbErr == nil {
-		downErr = removeState(a.statePath, a.log)
+	if a.downOnExit && a.db != nil && downErr == nil && dbErr == nil {
+		downErr = removeState(a.db.Path(), a.log)
 	}
 	a.log.Info("stopped")
 	return errors.Join(serveErr, drainErr, downErr, adminErr, dbErr)

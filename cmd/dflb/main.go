@@ -29,7 +29,7 @@ func main() {
 	logFormat := flag.String("log-format", "text", "log format: text or json")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
 	down := flag.Bool("down", false, "delete every instance that the configured provider runs and the control plane state, then exit")
-	downOnExit := flag.Bool("down-on-exit", false, "on SIGINT or SIGTERM, delete every instance that the configured provider runs and the control plane state before exiting, as -down would; for throwaway setups such as make run")
+	downOnExit := flag.Bool("down-on-exit", false, "on SIGINT or SIGTERM, delete every instance that the configured provider runs and the control plane state before exiting, as -down does. Meant for throwaway setups such as make run")
 	status := flag.Bool("status", false, "print the status of the dflb that runs with this configuration, then exit")
 	procsPerCPU := flag.Int("procs-per-cpu", defaultProcsPerCPU, "Go processors (GOMAXPROCS) per available CPU; the GOMAXPROCS variable overrides it")
 	flag.Parse()
