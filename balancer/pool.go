@@ -74,7 +74,7 @@ func (p *Pool) Build(instances []InstanceSpec, stats *Stats) (*Table, error) {
 	}
 
 	t := &Table{
-		tenants:  make(map[string][]*Route),
+		tenants:  make(map[string]*Route),
 		backends: make(map[*Backend]struct{}),
 		pairs:    make(map[Pair]struct{}),
 	}
@@ -102,6 +102,7 @@ func (p *Pool) Build(instances []InstanceSpec, stats *Stats) (*Table, error) {
 			}
 		}
 	}
+	t.index = newTenantIndex(t.tenants)
 	p.routes = routes
 	return t, nil
 }
@@ -121,13 +122,14 @@ func (p *Pool) joinsExistingRouteLocked(tenants []string, component string) bool
 
 // route returns the route of tenant and component in t, creating it empty.
 func (t *Table) route(tenant, component string, stats *Stats) *Route {
-	for _, route := range t.tenants[tenant] {
+	first := t.tenants[tenant]
+	for route := first; route != nil; route = route.next {
 		if route.Component == component {
 			return route
 		}
 	}
-	route := &Route{Tenant: tenant, Component: component, Stats: stats.Tenant(tenant)}
-	t.tenants[tenant] = append(t.tenants[tenant], route)
+	route := &Route{Tenant: tenant, Component: component, Stats: stats.Tenant(tenant), next: first}
+	t.tenants[tenant] = route
 	return route
 }
 

@@ -39,6 +39,7 @@ type Route struct {
 	// responded.
 	Stats *Counters
 
+	next   *Route // the tenant's route of another component, or nil
 	_      [cacheLine]byte
 	cursor atomic.Uint64
 	_      [cacheLine - 8]byte
@@ -47,9 +48,11 @@ type Route struct {
 // Table is an immutable routing table built by Pool.Build. Its methods are
 // safe for concurrent use without locks.
 type Table struct {
-	// tenants maps a tenant to its routes, one per component. A tenant has
-	// few components, so a slice scan beats a second map lookup.
-	tenants  map[string][]*Route
+	// tenants maps a tenant to its first route, and Route.next links the
+	// routes of its other components. A tenant has few components, so a
+	// short walk beats a second map lookup.
+	tenants  map[string]*Route
+	index    tenantIndex // the same first routes, for Lookup
 	backends map[*Backend]struct{}
 	pairs    map[Pair]struct{}
 }
@@ -63,12 +66,11 @@ func (t *Table) Lookup(tenant []byte, component string) (*Route, error) {
 	if t == nil {
 		return nil, ErrUnknownTenant
 	}
-	// The compiler does not allocate for string(tenant) used as a map index.
-	routes, ok := t.tenants[string(tenant)]
-	if !ok {
+	route := t.index.find(tenant)
+	if route == nil {
 		return nil, ErrUnknownTenant
 	}
-	for _, route := range routes {
+	for ; route != nil; route = route.next {
 		if route.Component == component {
 			return route, nil
 		}

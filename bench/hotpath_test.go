@@ -72,16 +72,15 @@ func newHotPath(tb testing.TB, tenants int) *hotPath {
 
 // route extracts the tenant of the request to host and looks its route up.
 func (h *hotPath) route(host []byte) (*balancer.Route, bool) {
-	var buf [tenant.MaxIDLen]byte
+	var res tenant.Result
 	uri := h.header.RequestURI()
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
 		uri = uri[:i]
 	}
-	res, err := h.extractor.Extract(host, uri, h.header, &buf)
-	if err != nil {
+	if err := h.extractor.Extract(host, uri, h.header, &res); err != nil {
 		return nil, false
 	}
-	route, err := h.router.Load().Lookup(res.Tenant, res.Component)
+	route, err := h.router.Load().Lookup(res.Tenant(), res.Component)
 	return route, err == nil
 }
 

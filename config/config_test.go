@@ -215,12 +215,12 @@ func TestTenantConfigBuildsExtractor(t *testing.T) {
 	require.NoError(t, err)
 	e, err := tenant.New(c.TenantConfig())
 	require.NoError(t, err)
-	var buf [tenant.MaxIDLen]byte
+	var res tenant.Result
 
-	res, err := e.Extract([]byte("acme.compiler.apps.example.com:8080"), []byte("/"), nil, &buf)
+	err = e.Extract([]byte("acme.compiler.apps.example.com:8080"), []byte("/"), nil, &res)
 
 	require.NoError(t, err)
-	assert.Equal(t, "acme", string(res.Tenant))
+	assert.Equal(t, "acme", string(res.Tenant()))
 	assert.Equal(t, "compiler", res.Component)
 }
 

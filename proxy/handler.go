@@ -26,18 +26,19 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
-	var idBuf [tenant.MaxIDLen]byte
+	// From here on, the request's tenant is route.Tenant, because
+	// res.Tenant may alias the request path, which forwarding rewrites.
+	var res tenant.Result
 	uri := ctx.Request.Header.RequestURI()
-	res, err := p.extractor.Load().Extract(ctx.Request.Header.Host(), requestPath(uri), &ctx.Request.Header, &idBuf)
-	if err != nil {
+	if err := p.extractor.Load().Extract(ctx.Request.Header.Host(), requestPath(uri), &ctx.Request.Header, &res); err != nil {
 		p.fail(ctx, err, err.Error())
 		return
 	}
 
-	route, err := p.router.Load().Lookup(res.Tenant, res.Component)
+	route, err := p.router.Load().Lookup(res.Tenant(), res.Component)
 	if err != nil {
-		// Copies keep res, and with it the tenant ID buffer, on the stack.
-		p.fail(ctx, err, routeErrorBody(err, string(res.Tenant), strings.Clone(res.Component)))
+		// Copies keep res, which holds the tenant ID buffer, on the stack.
+		p.fail(ctx, err, routeErrorBody(err, string(res.Tenant()), strings.Clone(res.Component)))
 		return
 	}
 
@@ -53,7 +54,7 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 
-	class, bytesOut, elapsed := p.forward(ctx, route, res, shard)
+	class, bytesOut, elapsed := p.forward(ctx, route, res.StripLen, shard)
 	if limiter != nil {
 		// NOTE: a streamed response body is still being sent to the client
 		// after this point, so the slot covers the wait for the backend's
@@ -120,10 +121,10 @@ func hasRawField(raw []byte, name string) bool {
 //
 // Time is read as rarely as possible: clock reads showed up in profiles at
 // full load. ctx.Time() is the arrival time that fasthttp already took.
-func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res tenant.Result, shard uint64) (balancer.Class, int64, time.Duration) {
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, stripLen int, shard uint64) (balancer.Class, int64, time.Duration) {
 	clientClose := ctx.Request.Header.ConnectionClose()
 	upgrade := isWebSocketUpgrade(&ctx.Request.Header)
-	p.prepareRequest(ctx, res, upgrade)
+	p.prepareRequest(ctx, route.Tenant, stripLen, upgrade)
 
 	if upgrade {
 		class, bytesOut := p.tunnel(ctx, route, shard)
@@ -136,7 +137,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 	start := ctx.Time()
 	elapsed, err := p.tryTargets(req, &ctx.Response, route, shard, requestBytes(ctx), start, start.UnixNano())
 	if err != nil && p.opts.TryDuration > 0 {
-		route, elapsed, err = p.keepTrying(ctx, req, route, res, shard, err)
+		route, elapsed, err = p.keepTrying(ctx, req, route, shard, err)
 	}
 	if err != nil {
 		detail := fmt.Sprintf("%s for tenant %q", classify(err).body, route.Tenant)
@@ -157,18 +158,18 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, route *balancer.Route, res ten
 }
 
 // prepareRequest applies the header rules to the request in place: remove
-// hop-by-hop fields, strip the tenant path prefix, set the forwarding fields,
-// the request ID and the tenant.
-func (p *Proxy) prepareRequest(ctx *fasthttp.RequestCtx, res tenant.Result, upgrade bool) {
+// hop-by-hop fields, strip the first stripLen bytes of the path, set the
+// forwarding fields, the request ID and the tenant.
+func (p *Proxy) prepareRequest(ctx *fasthttp.RequestCtx, tenantID string, stripLen int, upgrade bool) {
 	h := &ctx.Request.Header
 	stripHopByHop(h, upgrade)
 
-	if res.StripLen > 0 {
-		stripPathPrefix(&ctx.Request, res.StripLen)
+	if stripLen > 0 {
+		stripPathPrefix(&ctx.Request, stripLen)
 	}
 	p.setForwarded(h, peerAddr(ctx))
 	p.setRequestID(h)
-	h.SetBytesV(HeaderTenant, res.Tenant)
+	h.Set(HeaderTenant, tenantID)
 
 	// fasthttp would otherwise add "Content-Type: application/octet-stream"
 	// to a body sent without one.

@@ -7,7 +7,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dflb/dflb/balancer"
-	"github.com/dflb/dflb/tenant"
 )
 
 // tryTargets sends req to up to RetryAttempts targets of route, one at a
@@ -46,7 +45,7 @@ func (p *Proxy) tryTargets(req *fasthttp.Request, resp *fasthttp.Response, route
 // that starts before the deadline runs to its end, which may take up to
 // RetryAttempts connect timeouts more. err is the error of the first round.
 // keepTrying returns the route of the last round and its outcome.
-func (p *Proxy) keepTrying(ctx *fasthttp.RequestCtx, req *fasthttp.Request, route *balancer.Route, res tenant.Result, shard uint64, err error) (*balancer.Route, time.Duration, error) {
+func (p *Proxy) keepTrying(ctx *fasthttp.RequestCtx, req *fasthttp.Request, route *balancer.Route, shard uint64, err error) (*balancer.Route, time.Duration, error) {
 	start := ctx.Time()
 	deadline := start.Add(p.opts.TryDuration)
 	var elapsed time.Duration
@@ -57,7 +56,7 @@ func (p *Proxy) keepTrying(ctx *fasthttp.RequestCtx, req *fasthttp.Request, rout
 	lastRound := time.Now().After(deadline)
 	for mayTryAgain(err, req) && (p.waitToRetry(ctx, deadline) || lastRound) {
 		lastRound = false
-		next, lookupErr := p.router.Load().Lookup(res.Tenant, res.Component)
+		next, lookupErr := p.router.Load().Lookup([]byte(route.Tenant), route.Component)
 		if lookupErr != nil {
 			// The tenant or its component left the routing table while
 			// the request waited.

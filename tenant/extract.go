@@ -15,17 +15,32 @@ type Header interface {
 	Peek(key string) []byte
 }
 
-// Result is the outcome of a successful Extract.
+// Result is the outcome of a successful Extract. It is meant to live on the
+// caller's stack: it holds the buffer for a tenant ID that has to be folded
+// to lower case, so Extract needs no memory of its own.
 type Result struct {
-	// Tenant is the normalized, lower-case tenant ID. It aliases the buffer
-	// passed to Extract, so it is valid only while that buffer is.
-	Tenant []byte
 	// Component is one of Config.Components, shared with the Extractor.
 	Component string
 	// StripLen is the number of leading bytes of the request path that the proxy
 	// drops before forwarding, or 0 for none. When it equals the path length,
 	// the proxy forwards "/".
 	StripLen int
+
+	tenant []byte // the ID as the request carried it
+	folded bool   // tenant had upper-case letters, and lower holds the ID
+	lower  [MaxIDLen]byte
+}
+
+// Tenant returns the normalized, lower-case tenant ID. It aliases the
+// request's host, path or header when the ID was in lower case there, and r
+// otherwise, so it is valid while both are unchanged. A caller that rewrites
+// the request, as stripping the path prefix does, copies the ID first or
+// uses its route's.
+func (r *Result) Tenant() []byte {
+	if r.folded {
+		return r.lower[:len(r.tenant)]
+	}
+	return r.tenant
 }
 
 // Extractor finds the tenant and component of requests. It is immutable after
@@ -101,14 +116,19 @@ type match struct {
 	prefixLen    int // bytes of the path that a path rule matched
 }
 
-// Extract finds the tenant and component of one request. host is the Host
-// header, which may include a port. path is the raw request path without the
-// query. h may be nil when no rule reads headers. The tenant ID is written into
-// buf, and Result.Tenant aliases it.
+// Extract finds the tenant and component of one request and writes them
+// into res. host is the Host header, which may include a port. path is the
+// raw request path without the query. h may be nil when no rule reads
+// headers. On error, res holds nothing of use.
+//
+// The result is written through a pointer rather than returned, because
+// Go 1.26 does not keep a struct of this size in registers: a returned
+// Result was stored and then copied in 16-byte loads, which stalled on
+// store forwarding.
 //
 // Extract allocates nothing on success. Its errors wrap ErrNoTenant,
 // ErrInvalidTenant or ErrUnknownComponent and quote the offending value.
-func (e *Extractor) Extract(host, path []byte, h Header, buf *[MaxIDLen]byte) (Result, error) {
+func (e *Extractor) Extract(host, path []byte, h Header, res *Result) error {
 	host = hostWithoutPort(host)
 
 	for i := range e.rules {
@@ -118,25 +138,24 @@ func (e *Extractor) Extract(host, path []byte, h Header, buf *[MaxIDLen]byte) (R
 			continue
 		}
 
-		id, err := Normalize(m.tenant, buf)
+		folded, err := normalize(m.tenant, &res.lower)
 		if err != nil {
-			return Result{}, fmt.Errorf("%s: %w", r.source, err)
+			return fmt.Errorf("%s: %w", r.source, err)
 		}
 		component, err := e.component(r, &m, path, h)
 		if err != nil {
-			return Result{}, err
+			return err
 		}
-		// The Result is built in one literal from locals, because a Result
-		// filled field by field was copied through memory on return (Go
-		// 1.26, amd64), and the copy stalled on store forwarding.
-		stripLen := 0
+		res.tenant, res.folded = m.tenant, folded
+		res.Component = component
+		res.StripLen = 0
 		if r.strip {
-			stripLen = m.prefixLen
+			res.StripLen = m.prefixLen
 		}
-		return Result{Tenant: id, Component: component, StripLen: stripLen}, nil
+		return nil
 	}
 
-	return Result{}, fmt.Errorf("%w: host %s, path %s and headers match none of the rules (%s); send the tenant ID where one of them expects it",
+	return fmt.Errorf("%w: host %s, path %s and headers match none of the rules (%s); send the tenant ID where one of them expects it",
 		ErrNoTenant, quote(host), quote(path), e.ruleList)
 }
 
@@ -256,7 +275,10 @@ func hasPathPrefix(path []byte, prefix string) bool {
 }
 
 // hostWithoutPort drops a ":port" suffix and one trailing dot, which marks a
-// fully qualified name. An IPv6 literal keeps its brackets.
+// fully qualified name. An IPv6 literal keeps its brackets. A port is the
+// digits after the last ':', possibly none, so "a:b" keeps its colon and
+// matches no host pattern. The port is found from the end, because it is a
+// few bytes long and the host before it may be long.
 func hostWithoutPort(host []byte) []byte {
 	if len(host) > 0 && host[0] == '[' {
 		if end := bytes.IndexByte(host, ']'); end >= 0 {
@@ -264,8 +286,15 @@ func hostWithoutPort(host []byte) []byte {
 		}
 		return host
 	}
-	if colon := bytes.IndexByte(host, ':'); colon >= 0 {
-		host = host[:colon]
+	for i := len(host) - 1; i >= 0; i-- {
+		c := host[i]
+		if c == ':' {
+			host = host[:i]
+			break
+		}
+		if c < '0' || c > '9' {
+			break
+		}
 	}
 	if n := len(host); n > 0 && host[n-1] == '.' {
 		host = host[:n-1]

@@ -65,10 +65,10 @@ func TestExtractHost(t *testing.T) {
 	e := newDefaultExtractor(t)
 	f := func(host, wantTenant string) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract([]byte(host), []byte("/"), hdr(), &buf)
+		var res Result
+		err := e.Extract([]byte(host), []byte("/"), hdr(), &res)
 		require.NoError(t, err, "host %q", host)
-		assert.Equal(t, wantTenant, string(res.Tenant), "host %q", host)
+		assert.Equal(t, wantTenant, string(res.Tenant()), "host %q", host)
 		assert.Equal(t, "app", res.Component, "host %q", host)
 		assert.Zero(t, res.StripLen, "host %q", host)
 	}
@@ -83,14 +83,43 @@ func TestExtractHost(t *testing.T) {
 	f(strings.Repeat("a", MaxIDLen)+".apps.localhost", strings.Repeat("a", MaxIDLen))
 }
 
+// A port is the digits after the last colon. A host with anything else
+// there matches no host pattern, and the rules after it decide.
+func TestExtractHostWithoutNumericPort(t *testing.T) {
+	e := newDefaultExtractor(t)
+	for _, host := range []string{"acme.apps.localhost:http", "acme.apps.localhost:80:80", "acme.apps.localhost:8o"} {
+		var res Result
+		err := e.Extract([]byte(host), []byte("/t/globex/"), hdr(), &res)
+		require.NoError(t, err, "host %q", host)
+		assert.Equal(t, "globex", string(res.Tenant()), "host %q must fall through to the path rule", host)
+	}
+}
+
+// Tenant aliases the request when the ID was in lower case there, and
+// Result's own buffer when Extract had to fold it.
+func TestExtractTenantAliasesLowerCaseInput(t *testing.T) {
+	e := newDefaultExtractor(t)
+
+	var lower Result
+	host := []byte("acme.apps.localhost")
+	require.NoError(t, e.Extract(host, []byte("/"), hdr(), &lower))
+	assert.Same(t, &host[0], &lower.Tenant()[0], "a lower-case ID must not be copied")
+
+	var upper Result
+	host = []byte("AcMe.apps.localhost")
+	require.NoError(t, e.Extract(host, []byte("/"), hdr(), &upper))
+	host[0] = 'x'
+	assert.Equal(t, "acme", string(upper.Tenant()), "a folded ID must not depend on the request")
+}
+
 func TestExtractPath(t *testing.T) {
 	e := newDefaultExtractor(t)
 	f := func(path, wantTenant string, wantStrip int) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract([]byte("localhost:8080"), []byte(path), hdr(), &buf)
+		var res Result
+		err := e.Extract([]byte("localhost:8080"), []byte(path), hdr(), &res)
 		require.NoError(t, err, "path %q", path)
-		assert.Equal(t, wantTenant, string(res.Tenant), "path %q", path)
+		assert.Equal(t, wantTenant, string(res.Tenant()), "path %q", path)
 		assert.Equal(t, "app", res.Component, "path %q", path)
 		assert.Equal(t, wantStrip, res.StripLen, "path %q", path)
 	}
@@ -111,17 +140,17 @@ func TestExtractPathWithoutStrip(t *testing.T) {
 	require.NoError(t, err)
 	f := func(path, wantTenant string) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract(nil, []byte(path), nil, &buf)
+		var res Result
+		err := e.Extract(nil, []byte(path), nil, &res)
 		require.NoError(t, err, "path %q", path)
-		assert.Equal(t, wantTenant, string(res.Tenant), "path %q", path)
+		assert.Equal(t, wantTenant, string(res.Tenant()), "path %q", path)
 		assert.Zero(t, res.StripLen, "path %q", path)
 	}
 	f("/api/v1/tenants/acme", "acme")
 	f("/api/v1/tenants/acme/users", "acme")
 
-	var buf [MaxIDLen]byte
-	_, err = e.Extract(nil, []byte("/API/v1/tenants/acme"), nil, &buf)
+	var res Result
+	err = e.Extract(nil, []byte("/API/v1/tenants/acme"), nil, &res)
 	require.ErrorIs(t, err, ErrNoTenant, "literal path segments are case-sensitive")
 }
 
@@ -129,10 +158,10 @@ func TestExtractHeader(t *testing.T) {
 	e := newDefaultExtractor(t)
 	f := func(value, wantTenant string) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract([]byte("localhost"), []byte("/x"), hdr("X-Tenant-ID", value), &buf)
+		var res Result
+		err := e.Extract([]byte("localhost"), []byte("/x"), hdr("X-Tenant-ID", value), &res)
 		require.NoError(t, err, "header %q", value)
-		assert.Equal(t, wantTenant, string(res.Tenant), "header %q", value)
+		assert.Equal(t, wantTenant, string(res.Tenant()), "header %q", value)
 		assert.Equal(t, "app", res.Component, "header %q", value)
 		assert.Zero(t, res.StripLen, "header %q", value)
 	}
@@ -145,10 +174,10 @@ func TestExtractRuleOrder(t *testing.T) {
 	e := newDefaultExtractor(t)
 	f := func(host, path string, h headers, wantTenant string, wantStrip int) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract([]byte(host), []byte(path), h, &buf)
+		var res Result
+		err := e.Extract([]byte(host), []byte(path), h, &res)
 		require.NoError(t, err, "host %q path %q", host, path)
-		assert.Equal(t, wantTenant, string(res.Tenant), "host %q path %q", host, path)
+		assert.Equal(t, wantTenant, string(res.Tenant()), "host %q path %q", host, path)
 		assert.Equal(t, wantStrip, res.StripLen, "host %q path %q", host, path)
 	}
 	f("acme.apps.localhost", "/t/globex/x", hdr("X-Tenant-ID", "initech"), "acme", 0)
@@ -161,9 +190,9 @@ func TestExtractRuleOrder(t *testing.T) {
 // tenant ID ends the search instead of falling through to later rules.
 func TestExtractFirstMatchDecides(t *testing.T) {
 	e := newDefaultExtractor(t)
-	var buf [MaxIDLen]byte
+	var res Result
 
-	_, err := e.Extract([]byte("localhost"), []byte("/t/a_b/x"), hdr("X-Tenant-ID", "acme"), &buf)
+	err := e.Extract([]byte("localhost"), []byte("/t/a_b/x"), hdr("X-Tenant-ID", "acme"), &res)
 
 	require.ErrorIs(t, err, ErrInvalidTenant)
 	assert.Contains(t, err.Error(), `path rule "/t/{tenant}/": invalid tenant ID "a_b"`)
@@ -173,10 +202,10 @@ func TestExtractComponentRules(t *testing.T) {
 	e := newDefaultExtractor(t)
 	f := func(host, path string, h headers, wantComponent string) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract([]byte(host), []byte(path), h, &buf)
+		var res Result
+		err := e.Extract([]byte(host), []byte(path), h, &res)
 		require.NoError(t, err, "host %q path %q", host, path)
-		assert.Equal(t, "acme", string(res.Tenant), "host %q path %q", host, path)
+		assert.Equal(t, "acme", string(res.Tenant()), "host %q path %q", host, path)
 		assert.Equal(t, wantComponent, res.Component, "host %q path %q", host, path)
 	}
 	f("acme.apps.localhost", "/compile/x", hdr(), "compiler")
@@ -198,10 +227,10 @@ func TestExtractPlaceholders(t *testing.T) {
 	e := newPlaceholderExtractor(t)
 	f := func(host, path string, h headers, wantComponent string, wantStrip int) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract([]byte(host), []byte(path), h, &buf)
+		var res Result
+		err := e.Extract([]byte(host), []byte(path), h, &res)
 		require.NoError(t, err, "host %q path %q", host, path)
-		assert.Equal(t, "acme", string(res.Tenant), "host %q path %q", host, path)
+		assert.Equal(t, "acme", string(res.Tenant()), "host %q path %q", host, path)
 		assert.Equal(t, wantComponent, res.Component, "host %q path %q", host, path)
 		assert.Equal(t, wantStrip, res.StripLen, "host %q path %q", host, path)
 	}
@@ -218,8 +247,8 @@ func TestExtractErrors(t *testing.T) {
 	e := newDefaultExtractor(t)
 	f := func(host, path string, h headers, wantErr error, wantText string) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		res, err := e.Extract([]byte(host), []byte(path), h, &buf)
+		var res Result
+		err := e.Extract([]byte(host), []byte(path), h, &res)
 		require.ErrorIs(t, err, wantErr, "host %q path %q", host, path)
 		assert.Contains(t, err.Error(), wantText, "host %q path %q", host, path)
 		assert.Zero(t, res, "host %q path %q", host, path)
@@ -253,8 +282,8 @@ func TestExtractPlaceholderErrors(t *testing.T) {
 	e := newPlaceholderExtractor(t)
 	f := func(host, path string, wantErr error, wantText string) {
 		t.Helper()
-		var buf [MaxIDLen]byte
-		_, err := e.Extract([]byte(host), []byte(path), hdr(), &buf)
+		var res Result
+		err := e.Extract([]byte(host), []byte(path), hdr(), &res)
 		require.ErrorIs(t, err, wantErr, "host %q path %q", host, path)
 		assert.Contains(t, err.Error(), wantText, "host %q path %q", host, path)
 	}
@@ -268,10 +297,10 @@ func TestExtractPlaceholderErrors(t *testing.T) {
 
 func TestExtractErrorMessagesQuoteRequestValues(t *testing.T) {
 	e := newDefaultExtractor(t)
-	var buf [MaxIDLen]byte
+	var res Result
 	host := strings.Repeat("\x07", 300)
 
-	_, err := e.Extract([]byte(host), []byte("/\r\n"), nil, &buf)
+	err := e.Extract([]byte(host), []byte("/\r\n"), nil, &res)
 
 	require.ErrorIs(t, err, ErrNoTenant)
 	msg := err.Error()
@@ -286,12 +315,12 @@ func TestExtractWithFasthttpHeader(t *testing.T) {
 	var h fasthttp.RequestHeader
 	h.Set("x-tenant-id", "Globex")
 	h.Set("X-COMPONENT", "compiler")
-	var buf [MaxIDLen]byte
+	var res Result
 
-	res, err := e.Extract([]byte("localhost"), []byte("/"), &h, &buf)
+	err := e.Extract([]byte("localhost"), []byte("/"), &h, &res)
 
 	require.NoError(t, err)
-	assert.Equal(t, "globex", string(res.Tenant))
+	assert.Equal(t, "globex", string(res.Tenant()))
 	assert.Equal(t, "compiler", res.Component)
 }
 
@@ -307,12 +336,12 @@ func TestExtractZeroAllocs(t *testing.T) {
 		hostBytes, pathBytes := []byte(host), []byte(path)
 		total := 0
 		allocs := testing.AllocsPerRun(200, func() {
-			var buf [MaxIDLen]byte
-			res, err := e.Extract(hostBytes, pathBytes, h, &buf)
+			var res Result
+			err := e.Extract(hostBytes, pathBytes, h, &res)
 			if err != nil {
 				panic(err)
 			}
-			total += len(res.Tenant) + len(res.Component) + res.StripLen
+			total += len(res.Tenant()) + len(res.Component) + res.StripLen
 		})
 		assert.Zero(t, allocs, "host %q path %q", host, path)
 		assert.Positive(t, total)
@@ -343,10 +372,10 @@ func BenchmarkExtract(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			host, path := []byte(c.host), []byte(c.path)
-			var buf [MaxIDLen]byte
+			var res Result
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := defaults.Extract(host, path, c.h, &buf); err != nil {
+				if err := defaults.Extract(host, path, c.h, &res); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -61,9 +61,9 @@ func FuzzExtract(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, host, path, tenantHeader, componentHeader string) {
 		h := hdr("X-Tenant-ID", tenantHeader, "X-Component", componentHeader)
-		var buf [MaxIDLen]byte
+		var res Result
 
-		res, err := e.Extract([]byte(host), []byte(path), h, &buf)
+		err := e.Extract([]byte(host), []byte(path), h, &res)
 
 		if err != nil {
 			if !errors.Is(err, ErrNoTenant) && !errors.Is(err, ErrInvalidTenant) && !errors.Is(err, ErrUnknownComponent) {
@@ -76,12 +76,12 @@ func FuzzExtract(f *testing.F) {
 		}
 
 		var check [MaxIDLen]byte
-		normalized, err := Normalize(res.Tenant, &check)
+		normalized, err := Normalize(res.Tenant(), &check)
 		if err != nil {
-			t.Fatalf("Extract returned tenant %q, which Normalize rejects: %v", res.Tenant, err)
+			t.Fatalf("Extract returned tenant %q, which Normalize rejects: %v", res.Tenant(), err)
 		}
-		if string(normalized) != string(res.Tenant) {
-			t.Fatalf("Extract returned tenant %q, not in normal form %q", res.Tenant, normalized)
+		if string(normalized) != string(res.Tenant()) {
+			t.Fatalf("Extract returned tenant %q, not in normal form %q", res.Tenant(), normalized)
 		}
 		if !slices.Contains(components, res.Component) {
 			t.Fatalf("Extract returned unknown component %q", res.Component)

@@ -75,10 +75,8 @@ func TestNewDefaultComponentIsFirst(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	var buf [MaxIDLen]byte
-	res, err := e.Extract(nil, []byte("/"), headers{"X-Tenant-ID": []byte("acme")}, &buf)
-
-	require.NoError(t, err)
+	var res Result
+	require.NoError(t, e.Extract(nil, []byte("/"), headers{"X-Tenant-ID": []byte("acme")}, &res))
 	assert.Equal(t, "web", res.Component)
 }
 

@@ -67,3 +67,14 @@ func TestNormalizeWritesIntoBuffer(t *testing.T) {
 	assert.Equal(t, "globex", string(buf[:6]))
 	assert.Same(t, &buf[0], &got[0], "the result must alias buf")
 }
+
+func TestNormalizeReturnsLowerCaseInput(t *testing.T) {
+	var buf [MaxIDLen]byte
+	raw := []byte("globex-2")
+
+	got, err := Normalize(raw, &buf)
+
+	require.NoError(t, err)
+	assert.Same(t, &raw[0], &got[0], "an ID in normal form must be returned as it is")
+	assert.Equal(t, [MaxIDLen]byte{}, buf, "buf must stay untouched")
+}
