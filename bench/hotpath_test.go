@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,21 +133,53 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 }
 
 // BenchmarkHotPath measures extract, lookup and count for 1,000 tenants on
-// one goroutine: the cost one request pays, without contention.
+// one goroutine: the cost one request pays, without contention. "uniform"
+// takes the tenants in turn, so each tenant's route and counters have left
+// the core's L1 cache by its next turn: the worst case. "zipf" draws the
+// tenants with the popularity of the load benchmark's many-tenant scenario.
 func BenchmarkHotPath(b *testing.B) {
 	h := newHotPath(b, 1000)
-	b.ReportAllocs()
-	// The index wraps by comparison, because a 64-bit division per
-	// iteration takes tens of cycles that would count as hot-path time.
-	next := 0
-	for i := uint64(0); b.Loop(); i++ {
-		if !h.count(h.hosts[next], i) {
-			b.Fatal("hot path found no route")
-		}
-		if next++; next == len(h.hosts) {
-			next = 0
-		}
+	uniform := make([]int, len(h.hosts))
+	for i := range uniform {
+		uniform[i] = i
 	}
+	zipf := zipfOrder(b, len(h.hosts), 1<<16)
+
+	for _, order := range []struct {
+		name    string
+		tenants []int
+	}{{"uniform", uniform}, {"zipf", zipf}} {
+		b.Run(order.name, func(b *testing.B) {
+			b.ReportAllocs()
+			// The index wraps by comparison, because a 64-bit division per
+			// iteration takes tens of cycles that would count as hot-path time.
+			next := 0
+			for i := uint64(0); b.Loop(); i++ {
+				if !h.count(h.hosts[order.tenants[next]], i) {
+					b.Fatal("hot path found no route")
+				}
+				if next++; next == len(order.tenants) {
+					next = 0
+				}
+			}
+		})
+	}
+}
+
+// zipfOrder draws n tenant indexes below tenants with the Zipf popularity
+// of the many-tenant scenario, from a fixed seed.
+func zipfOrder(tb testing.TB, tenants, n int) []int {
+	tb.Helper()
+	cdf, err := ZipfCDF(tenants, ZipfS, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	order := make([]int, n)
+	for i := range order {
+		order[i], _ = slices.BinarySearch(cdf, rng.Float64())
+	}
+	return order
 }
 
 // BenchmarkRequestPath measures extract, lookup, pick and both counts for

@@ -142,9 +142,13 @@ func (e *Extractor) Extract(host, path []byte, h Header, res *Result) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.source, err)
 		}
-		component, err := e.component(r, &m, path, h)
-		if err != nil {
-			return err
+		// Most configurations have no component rules, and then a request
+		// without a {component} placeholder needs no further call.
+		component := e.defaultComponent
+		if m.hasComponent || len(e.componentRules) > 0 {
+			if component, err = e.component(r, &m, path, h); err != nil {
+				return err
+			}
 		}
 		res.tenant, res.folded = m.tenant, folded
 		res.Component = component

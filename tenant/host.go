@@ -50,7 +50,11 @@ func (hp *hostPattern) match(host []byte, m *match) bool {
 	if len(host) < prefixLen+suffixLen {
 		return false
 	}
-	if !hp.prefix.equal(host[:prefixLen]) || !hp.suffix.equal(host[len(host)-suffixLen:]) {
+	// The prefix is empty in the common "{tenant}.apps.example.com".
+	if prefixLen > 0 && !hp.prefix.equal(host[:prefixLen]) {
+		return false
+	}
+	if !hp.suffix.equal(host[len(host)-suffixLen:]) {
 		return false
 	}
 
