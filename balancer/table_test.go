@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -292,4 +293,11 @@ func TestRouterSwapDuringLookups(t *testing.T) {
 	assert.Greater(t, lookups.Load(), before, "no lookup ran during the swaps")
 	assert.Zero(t, failures.Load(), "every lookup finds a route")
 	assert.Len(t, pool.Backends(), 3)
+}
+
+// A Route that is not a whole number of cache lines would let the first
+// line's fields, which every request reads, straddle two lines.
+func TestRouteSizeIsWholeCacheLines(t *testing.T) {
+	assert.Zero(t, unsafe.Sizeof(Route{})%cacheLine, "size %d", unsafe.Sizeof(Route{}))
+	assert.Equal(t, uintptr(cacheLine), unsafe.Offsetof(Route{}.next), "the hot fields must fill exactly the first line")
 }
