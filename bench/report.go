@@ -83,6 +83,27 @@ func RatioLine(ms []Measurement) (line string, ok bool) {
 	return fmt.Sprintf("dflb/nginx: rps %.2f p99 %.2f", dflb.RPS/nginx.RPS, float64(dflb.P99)/float64(nginx.P99)), true
 }
 
+// RoundsLine compares DFLB with NGINX round by round, from the runs of each
+// target in the order they ran. Within a round the two ran back to back, or
+// with only the direct run between them, so the spread of these ratios shows
+// how much the host's load moved the medians. ok is false unless both targets have a run in every round
+// and NGINX reported a non-zero rate and p99 in each.
+func RoundsLine(nginx, dflb []WrkResult) (line string, ok bool) {
+	if len(nginx) == 0 || len(nginx) != len(dflb) {
+		return "", false
+	}
+
+	var rps, p99 strings.Builder
+	for i := range nginx {
+		if nginx[i].RPS == 0 || nginx[i].P99 == 0 {
+			return "", false
+		}
+		fmt.Fprintf(&rps, " %.2f", dflb[i].RPS/nginx[i].RPS)
+		fmt.Fprintf(&p99, " %.2f", float64(dflb[i].P99)/float64(nginx[i].P99))
+	}
+	return fmt.Sprintf("dflb/nginx by round: rps%s p99%s", rps.String(), p99.String()), true
+}
+
 // WriteErrors writes one loud line per run that had failed requests and
 // returns how many runs that were.
 func WriteErrors(w io.Writer, ms []Measurement) (int, error) {

@@ -37,6 +37,27 @@ func TestRatioLineFormat(t *testing.T) {
 	assert.Equal(t, "dflb/nginx: rps 1.20 p99 0.75", line)
 }
 
+func TestRoundsLineFormat(t *testing.T) {
+	nginx := []WrkResult{{RPS: 50000, P99: 4 * time.Millisecond}, {RPS: 40000, P99: 5 * time.Millisecond}}
+	dflb := []WrkResult{{RPS: 60000, P99: 3 * time.Millisecond}, {RPS: 38000, P99: 6 * time.Millisecond}}
+
+	line, ok := RoundsLine(nginx, dflb)
+
+	require.True(t, ok)
+	assert.Equal(t, "dflb/nginx by round: rps 1.20 0.95 p99 0.75 1.20", line)
+}
+
+func TestRoundsLineNeedsEveryRound(t *testing.T) {
+	full := []WrkResult{{RPS: 1, P99: 1}, {RPS: 1, P99: 1}}
+
+	_, ok := RoundsLine(nil, nil)
+	assert.False(t, ok, "no rounds")
+	_, ok = RoundsLine(full, full[:1])
+	assert.False(t, ok, "dflb missed a round")
+	_, ok = RoundsLine([]WrkResult{{RPS: 1, P99: 1}, {RPS: 0, P99: 1}}, full)
+	assert.False(t, ok, "nginx reported 0 req/s in a round")
+}
+
 func TestRatioLineNeedsBoth(t *testing.T) {
 	_, ok := RatioLine(sampleMeasurements()[:2])
 	assert.False(t, ok)

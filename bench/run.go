@@ -203,6 +203,9 @@ func (h *harness) measureAll(ctx context.Context) error {
 		if _, err := WriteErrors(h.out, ms); err != nil {
 			return err
 		}
+		if line, ok := RoundsLine(rounds[TargetNginx], rounds[TargetDFLB]); ok && h.opts.Rounds > 1 {
+			fmt.Fprintln(h.out, line)
+		}
 		ratio, ok := RatioLine(ms)
 		switch {
 		case ok:
@@ -243,6 +246,8 @@ func (h *harness) measure(ctx context.Context, sc scenario, target string) (WrkR
 	if err != nil {
 		return WrkResult{}, fmt.Errorf("measured run of %q against %s: %w", sc.name, target, err)
 	}
+	h.logger.Info("measured", "scenario", sc.name, "target", target,
+		"rps", fmt.Sprintf("%.0f", result.RPS), "p99", result.P99.String(), "errors", result.Errors())
 	return result, nil
 }
 
