@@ -26,8 +26,6 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
-	// From here on, the request's tenant is route.Tenant, because
-	// res.Tenant may alias the request path, which forwarding rewrites.
 	var res tenant.Result
 	uri := ctx.Request.Header.RequestURI()
 	if err := p.extractor.Load().Extract(ctx.Request.Header.Host(), requestPath(uri), &ctx.Request.Header, &res); err != nil {
@@ -54,6 +52,8 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 
+	// forward takes the tenant from route, because res.Tenant may alias the
+	// request path, which forwarding rewrites.
 	class, bytesOut, elapsed := p.forward(ctx, route, res.StripLen, shard)
 	if limiter != nil {
 		// NOTE: a streamed response body is still being sent to the client
