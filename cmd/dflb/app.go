@@ -235,17 +235,30 @@ func (a *app) mountTenantAPI(c *controlplane.Controller) error {
 	}
 
 	if a.config.Broker.ServiceID == "" {
+		// A marketplace pointed at a dflb without the broker gets a 404
+		// naming the missing setting, not the dashboard's.
+		off := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "the Open Service Broker API is off: set broker.service_id and its credentials in the config", http.StatusNotFound)
+		})
+		for _, method := range osbMethods {
+			a.admin.HandleSelfAuthenticated(method+" /v2/", off)
+		}
 		return nil
 	}
 	if err := a.config.Broker.CheckCredentials(); err != nil {
 		return err
 	}
 	osb := broker.NewOSB(manager, a.config.Broker, a.log)
-	for _, method := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+	for _, method := range osbMethods {
 		a.admin.HandleSelfAuthenticated(method+" /v2/", osb)
 	}
 	return nil
 }
+
+// osbMethods are the methods of the Open Service Broker API. Its patterns
+// name them, because a pattern without a method would conflict with the
+// dashboard's "GET /".
+var osbMethods = []string{"GET", "PUT", "PATCH", "DELETE"}
 
 // alertsPath lists the alerts that are pending or firing.
 const alertsPath = "/v1/alerts"

@@ -146,6 +146,15 @@ func adminRequest(t *testing.T, a *app, method, path, body string, header map[st
 
 // The tenant API and the Open Service Broker API create and remove real
 // tenants: routed once ready, 404 once removed.
+func TestBrokerOffAnswers404(t *testing.T) {
+	a := startScaleApp(t, scaleConfig(t.TempDir(), "127.0.84", `  enabled: false`, "i1=acme"))
+
+	status, body := adminRequest(t, a, http.MethodGet, "/v2/catalog", "", nil)
+
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Contains(t, body, "broker.service_id")
+}
+
 func TestTenantAPIAndBroker(t *testing.T) {
 	t.Setenv("DFLB_TEST_BROKER_USER", "market")
 	t.Setenv("DFLB_TEST_BROKER_PASSWORD", "market-secret")
