@@ -159,8 +159,25 @@ func (e *Extractor) Extract(host, path []byte, h Header, res *Result) error {
 		return nil
 	}
 
-	return fmt.Errorf("%w: host %s, path %s and headers match none of the rules (%s); send the tenant ID where one of them expects it",
-		ErrNoTenant, quote(host), quote(path), e.ruleList)
+	return fmt.Errorf("%w: host %s, path %s and headers match none of the rules (%s)%s; send the tenant ID where one of them expects it",
+		ErrNoTenant, quote(host), quote(path), e.ruleList, e.hostHints(host))
+}
+
+// hostHints names the host rules that host came close to matching, and
+// why it missed them, for the ErrNoTenant message. It runs only once no
+// rule has matched.
+func (e *Extractor) hostHints(host []byte) string {
+	var b strings.Builder
+	for i := range e.rules {
+		r := &e.rules[i]
+		if r.kind != hostRule {
+			continue
+		}
+		if hint := r.host.labelHint(host); hint != "" {
+			fmt.Fprintf(&b, "; for %s, %s", r.source, hint)
+		}
+	}
+	return b.String()
 }
 
 // component returns the component of a request that rule r matched as m:

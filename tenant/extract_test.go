@@ -257,7 +257,9 @@ func TestExtractErrors(t *testing.T) {
 		`no tenant in request: host "localhost", path "/" and headers match none of the rules (host rule "{tenant}.apps.localhost", path rule "/t/{tenant}/", header X-Tenant-ID)`)
 	f("localhost", "/", nil, ErrNoTenant, "match none of the rules")
 	f("..x.apps.localhost", "/", hdr(), ErrNoTenant, `host "..x.apps.localhost"`)
+	f("..x.apps.localhost", "/", hdr(), ErrNoTenant, `; for host rule "{tenant}.apps.localhost", "..x" has 3 labels where the pattern expects 1 label; send`)
 	f("a.b.apps.localhost", "/", hdr(), ErrNoTenant, "match none of the rules")
+	f("A.b.Apps.localhost", "/", hdr(), ErrNoTenant, `"A.b" has 2 labels where the pattern expects 1 label`)
 	f("apps.localhost", "/", hdr(), ErrNoTenant, "match none of the rules")
 	f("localhost", "/tx/acme", hdr(), ErrNoTenant, "match none of the rules")
 	f("localhost", "/T/acme", hdr(), ErrNoTenant, "match none of the rules")
@@ -278,6 +280,18 @@ func TestExtractErrors(t *testing.T) {
 	f("acme.apps.localhost", "/", hdr("X-Component", "\x1b[31m"), ErrUnknownComponent, `"\x1b[31m"`)
 }
 
+// Only a host with a rule's literal labels and a different number of
+// labels between them gets a hint.
+func TestExtractNoLabelHintForOtherHosts(t *testing.T) {
+	e := newDefaultExtractor(t)
+	for _, host := range []string{"localhost", "acme.apps.example.com", "apps.localhost"} {
+		var res Result
+		err := e.Extract([]byte(host), []byte("/"), hdr(), &res)
+		require.ErrorIs(t, err, ErrNoTenant, "host %q", host)
+		assert.NotContains(t, err.Error(), "; for host rule", "host %q", host)
+	}
+}
+
 func TestExtractPlaceholderErrors(t *testing.T) {
 	e := newPlaceholderExtractor(t)
 	f := func(host, path string, wantErr error, wantText string) {
@@ -291,7 +305,7 @@ func TestExtractPlaceholderErrors(t *testing.T) {
 	f("localhost", "/t/acme/favicon.ico", ErrUnknownComponent, `unknown component "favicon.ico" from path rule "/t/{tenant}/{component}/"`)
 	f("localhost", "/t/acme//x", ErrUnknownComponent, `unknown component ""`)
 	f("localhost", "/t/acme", ErrNoTenant, "match none of the rules")
-	f("acme.svc.localhost", "/", ErrNoTenant, "match none of the rules")
+	f("acme.svc.localhost", "/", ErrNoTenant, `"acme" has 1 label where the pattern expects 2 labels`)
 	f("localhost", "/t/a.b/app", ErrInvalidTenant, `invalid tenant ID "a.b"`)
 }
 

@@ -3,6 +3,7 @@ package tenant
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 )
 
 // hostPattern is a compiled host pattern, split around its placeholders.
@@ -72,6 +73,30 @@ func (hp *hostPattern) match(host []byte, m *match) bool {
 		return true
 	}
 	return matchLabels(hp.middle, middle, m)
+}
+
+// labelHint describes how host missed the pattern when host has the
+// pattern's literal prefix and suffix but a different number of labels
+// between them. It returns "" for any other host.
+func (hp *hostPattern) labelHint(host []byte) string {
+	prefixLen, suffixLen := len(hp.prefix.text), len(hp.suffix.text)
+	if len(host) < prefixLen+suffixLen || !hp.prefix.equal(host[:prefixLen]) || !hp.suffix.equal(host[len(host)-suffixLen:]) {
+		return ""
+	}
+
+	middle := host[prefixLen : len(host)-suffixLen]
+	got := bytes.Count(middle, []byte{'.'}) + 1
+	if got == len(hp.middle) {
+		return ""
+	}
+	return fmt.Sprintf("%s has %s where the pattern expects %s", quote(middle), labelCount(got), labelCount(len(hp.middle)))
+}
+
+func labelCount(n int) string {
+	if n == 1 {
+		return "1 label"
+	}
+	return fmt.Sprintf("%d labels", n)
 }
 
 // matchLabels matches host label by label against parts, ignoring ASCII
