@@ -24,6 +24,11 @@ const (
 // flushSize is the buffered output size at which a promWriter writes to w.
 const flushSize = 64 << 10
 
+// labelInstance names the label of a platform instance. Prometheus sets a
+// label named "instance" on every scraped series, naming the scrape target,
+// and renames a scraped "instance" label to "exported_instance".
+const labelInstance = "instance_id"
+
 // WritePrometheus writes every cell in the Prometheus text format, sorted by
 // tenant and instance:
 //
@@ -33,7 +38,7 @@ const flushSize = 64 << 10
 //   - dflb_received_bytes_total{tenant}, dflb_sent_bytes_total{tenant}
 //   - dflb_request_duration_seconds{tenant}: histogram with the buckets of
 //     LatencyBounds
-//   - dflb_upstream_requests_total{tenant,instance,class}: attempts sent to
+//   - dflb_upstream_requests_total{tenant,instance_id,class}: attempts sent to
 //     each instance, from the pair cells
 //
 // Every class appears for every tenant and pair, so each series exists
@@ -87,7 +92,7 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 	for _, t := range tenants {
 		for _, pair := range t.pairs {
 			for cls, n := range pair.classes {
-				pw.series(metricUpstreamRequests, "tenant", t.tenant, "instance", pair.instance, "class", Class(cls).String())
+				pw.series(metricUpstreamRequests, "tenant", t.tenant, labelInstance, pair.instance, "class", Class(cls).String())
 				pw.uintValue(n)
 			}
 		}
@@ -99,15 +104,15 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 // WritePrometheus writes the state of every backend in the pool in the
 // Prometheus text format:
 //
-//   - dflb_backend_up{instance,component,addr}: 0 while marked down, else 1
-//   - dflb_backend_inflight{instance,component,addr}: requests in flight
+//   - dflb_backend_up{instance_id,component,addr}: 0 while marked down, else 1
+//   - dflb_backend_inflight{instance_id,component,addr}: requests in flight
 func (p *Pool) WritePrometheus(w io.Writer) {
 	backends := p.Backends()
 	pw := &promWriter{w: w}
 
 	pw.family(metricBackendUp, "gauge")
 	for _, b := range backends {
-		pw.series(metricBackendUp, "instance", b.Instance, "component", b.Component, "addr", b.Addr)
+		pw.series(metricBackendUp, labelInstance, b.Instance, "component", b.Component, "addr", b.Addr)
 		up := uint64(1)
 		if b.Down() {
 			up = 0
@@ -117,7 +122,7 @@ func (p *Pool) WritePrometheus(w io.Writer) {
 
 	pw.family(metricBackendInflight, "gauge")
 	for _, b := range backends {
-		pw.series(metricBackendInflight, "instance", b.Instance, "component", b.Component, "addr", b.Addr)
+		pw.series(metricBackendInflight, labelInstance, b.Instance, "component", b.Component, "addr", b.Addr)
 		pw.uintValue(uint64(max(b.Inflight(), 0)))
 	}
 

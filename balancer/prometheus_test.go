@@ -161,7 +161,7 @@ func TestStatsWritePrometheus(t *testing.T) {
 	assert.Equal(t, 110.0, oneValue(t, samples, "dflb_received_bytes_total", acmeLabels))
 	assert.Equal(t, 2020.0, oneValue(t, samples, "dflb_sent_bytes_total", acmeLabels))
 
-	upstream := map[string]string{"tenant": "acme", "instance": "i1", "class": "connect_error"}
+	upstream := map[string]string{"tenant": "acme", "instance_id": "i1", "class": "connect_error"}
 	assert.Equal(t, 1.0, oneValue(t, samples, "dflb_upstream_requests_total", upstream))
 	assert.Len(t, findSamples(samples, "dflb_upstream_requests_total", nil), NumClasses)
 
@@ -196,12 +196,12 @@ func TestWritePrometheusEscapesLabels(t *testing.T) {
 	var buf bytes.Buffer
 	stats.WritePrometheus(&buf)
 	out := buf.String()
-	assert.Contains(t, out, `instance="rack \"a\"\\1\nz"`)
+	assert.Contains(t, out, `instance_id="rack \"a\"\\1\nz"`)
 
 	samples, _ := parseExposition(t, out)
-	found := findSamples(samples, "dflb_upstream_requests_total", map[string]string{"instance": instance})
+	found := findSamples(samples, "dflb_upstream_requests_total", map[string]string{"instance_id": instance})
 	assert.Len(t, found, NumClasses, "escaped value parses back to the original")
-	found = findSamples(samples, "dflb_upstream_requests_total", map[string]string{"instance": "bad\uFFFDutf8"})
+	found = findSamples(samples, "dflb_upstream_requests_total", map[string]string{"instance_id": "bad\uFFFDutf8"})
 	assert.Len(t, found, NumClasses, "invalid UTF-8 is replaced")
 }
 
@@ -263,14 +263,39 @@ func TestPoolWritePrometheus(t *testing.T) {
 	samples, _ := parseExposition(t, buf.String())
 
 	assert.Len(t, findSamples(samples, "dflb_backend_up", nil), 3)
-	i1 := map[string]string{"instance": "i1", "component": "app", "addr": "127.0.0.1:9001"}
-	i2 := map[string]string{"instance": "i2", "component": "app", "addr": "127.0.0.1:9011"}
-	compiler := map[string]string{"instance": "i1", "component": "compiler", "addr": "127.0.0.1:9002"}
+	i1 := map[string]string{"instance_id": "i1", "component": "app", "addr": "127.0.0.1:9001"}
+	i2 := map[string]string{"instance_id": "i2", "component": "app", "addr": "127.0.0.1:9011"}
+	compiler := map[string]string{"instance_id": "i1", "component": "compiler", "addr": "127.0.0.1:9002"}
 	assert.Equal(t, 1.0, oneValue(t, samples, "dflb_backend_up", i1))
 	assert.Equal(t, 0.0, oneValue(t, samples, "dflb_backend_up", i2))
 	assert.Equal(t, 1.0, oneValue(t, samples, "dflb_backend_up", compiler))
 	assert.Equal(t, 1.0, oneValue(t, samples, "dflb_backend_inflight", i1))
 	assert.Equal(t, 0.0, oneValue(t, samples, "dflb_backend_inflight", i2))
+}
+
+// Prometheus sets "instance" and "job" on every scraped series itself and
+// renames a scraped label of either name, so no series may carry one.
+func TestWritePrometheusAvoidsTargetLabels(t *testing.T) {
+	stats := NewStats()
+	pool := NewPool(nil, HealthConfig{}, nil)
+	table, err := pool.Build(testSpecs(), stats)
+	require.NoError(t, err)
+	route, err := table.Lookup([]byte("acme"), "app")
+	require.NoError(t, err)
+	route.Stats.Start(0)
+	route.Targets[0].Stats.Start(0)
+
+	var buf bytes.Buffer
+	stats.WritePrometheus(&buf)
+	pool.WritePrometheus(&buf)
+	samples, _ := parseExposition(t, buf.String())
+
+	require.NotEmpty(t, findSamples(samples, metricUpstreamRequests, nil))
+	require.NotEmpty(t, findSamples(samples, metricBackendUp, nil))
+	for _, s := range samples {
+		assert.NotContains(t, s.labels, "instance", s.name)
+		assert.NotContains(t, s.labels, "job", s.name)
+	}
 }
 
 func TestWritePrometheusLargeOutput(t *testing.T) {
@@ -435,7 +460,7 @@ func TestWritePrometheusCapsTenantLabels(t *testing.T) {
 	assert.Equal(t, float64(folded.ok), oneValue(t, samples, metricDuration+"_bucket", otherInf))
 	assert.Len(t, findSamples(samples, metricDuration+"_bucket", other), NumBuckets)
 	for instance, n := range folded.upstreamErrors {
-		labels := map[string]string{"tenant": OtherTenant, "instance": instance, "class": "server_error"}
+		labels := map[string]string{"tenant": OtherTenant, "instance_id": instance, "class": "server_error"}
 		assert.Equal(t, float64(n), oneValue(t, samples, metricUpstreamRequests, labels), "upstream server errors on %s", instance)
 	}
 	assert.Len(t, findSamples(samples, metricUpstreamRequests, other), 4*NumClasses, "every class for every instance")
@@ -459,7 +484,7 @@ func TestWritePrometheusOtherNeverDecreases(t *testing.T) {
 	// upstream requests on i1 match them.
 	okOf := func(samples []sample, tenant string) float64 {
 		ok := oneValue(t, samples, metricRequests, map[string]string{"tenant": tenant, "class": "ok"})
-		upstream := oneValue(t, samples, metricUpstreamRequests, map[string]string{"tenant": tenant, "instance": "i1", "class": "ok"})
+		upstream := oneValue(t, samples, metricUpstreamRequests, map[string]string{"tenant": tenant, "instance_id": "i1", "class": "ok"})
 		assert.Equal(t, ok, upstream, "upstream requests of %s", tenant)
 		return ok
 	}
@@ -524,7 +549,7 @@ func TestWritePrometheusOtherAfterRetain(t *testing.T) {
 		}
 	}
 	otherOn := func(samples []sample, instance string) float64 {
-		labels := map[string]string{"tenant": OtherTenant, "instance": instance, "class": "server_error"}
+		labels := map[string]string{"tenant": OtherTenant, "instance_id": instance, "class": "server_error"}
 		return oneValue(t, samples, metricUpstreamRequests, labels)
 	}
 
@@ -555,8 +580,8 @@ func TestWritePrometheusOtherAfterRetain(t *testing.T) {
 	require.NoError(t, err)
 	stats.Retain(table)
 	samples := scrape(t, stats)
-	assert.Empty(t, findSamples(samples, metricUpstreamRequests, map[string]string{"instance": "i2"}))
-	assert.Len(t, findSamples(samples, metricUpstreamRequests, map[string]string{"tenant": OtherTenant, "instance": "i1"}), NumClasses)
+	assert.Empty(t, findSamples(samples, metricUpstreamRequests, map[string]string{"instance_id": "i2"}))
+	assert.Len(t, findSamples(samples, metricUpstreamRequests, map[string]string{"tenant": OtherTenant, "instance_id": "i1"}), NumClasses)
 }
 
 func TestWritePrometheusConcurrentScrapes(t *testing.T) {
