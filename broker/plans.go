@@ -19,7 +19,7 @@ type Plan struct {
 	Description string
 	// Limits are the traffic limits of a tenant on this plan.
 	Limits Limits
-	// Weight is the weight of a tenant on this plan.
+	// Weight is the weight of a tenant on this plan (see Tenant.Weight).
 	Weight int
 	// Free marks the plan as without cost in the catalog. false shows it as
 	// paid.

@@ -30,8 +30,9 @@ type Tenant struct {
 	ID string `json:"id"`
 	// Plan is the name of one of the configured plans.
 	Plan string `json:"plan"`
-	// Weight is the tenant's weight, which the control plane interprets. 0
-	// means unset.
+	// Weight is the tenant's expected load against a tenant of weight 1,
+	// which the control plane places new tenants by. 0 means unset and
+	// counts as 1.
 	Weight int `json:"weight,omitempty"`
 	// Limits caps the tenant's traffic in the proxy.
 	Limits Limits `json:"limits"`

@@ -275,8 +275,9 @@ func (c *Controller) planTenants(now time.Time) bool {
 	}
 
 	var created []string
+	load := c.newPlacementLoad()
 	for _, id := range adds {
-		target := c.roomFor(after, created)
+		target := c.roomFor(after, created, load)
 		if target == "" {
 			if c.state.count()+len(created) >= c.Policy.MaxInstances {
 				r := c.state.Tenants[id]
@@ -331,21 +332,24 @@ func tenantsAfter(after map[string][]string, st *State, name string) []string {
 }
 
 // roomFor returns the ready instance (or one being created in this plan)
-// with the fewest tenants, counting those already planned, that is under
-// MaxTenantsPerInstance, or "" when none is.
-func (c *Controller) roomFor(after map[string][]string, created []string) string {
-	best, bestCount := "", 0
+// under MaxTenantsPerInstance with the least estimated load, counting the
+// tenants already planned, or "" when none is under it. Of instances with
+// the same load, the one with the fewest tenants wins.
+func (c *Controller) roomFor(after map[string][]string, created []string, load placementLoad) string {
+	best, bestLoad, bestCount := "", 0.0, 0
 	candidates := slices.Concat(c.state.names(), created)
 	for _, name := range candidates {
 		if r, ok := c.state.Instances[name]; ok && (r.Phase != PhaseReady || c.observed[name].isBroken()) {
 			continue
 		}
-		n := len(tenantsAfter(after, c.state, name))
+		tenants := tenantsAfter(after, c.state, name)
+		n := len(tenants)
 		if n >= c.Policy.MaxTenantsPerInstance {
 			continue
 		}
-		if best == "" || n < bestCount {
-			best, bestCount = name, n
+		estimate := load.of(c.state, name, tenants)
+		if best == "" || estimate < bestLoad || estimate == bestLoad && n < bestCount {
+			best, bestLoad, bestCount = name, estimate, n
 		}
 	}
 	return best
