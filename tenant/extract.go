@@ -116,6 +116,18 @@ type match struct {
 	prefixLen    int // bytes of the path that a path rule matched
 }
 
+// capture records value as the tenant or the component when p is their
+// placeholder. A literal part records nothing: its caller compares it.
+func (m *match) capture(p part, value []byte) {
+	switch p.kind {
+	case tenantPart:
+		m.tenant = value
+	case componentPart:
+		m.component = value
+		m.hasComponent = true
+	}
+}
+
 // Extract finds the tenant and component of one request and writes them
 // into res. host is the Host header, which may include a port. path is the
 // raw request path without the query. h may be nil when no rule reads
@@ -227,17 +239,10 @@ func matchPath(parts []part, path []byte, m *match) bool {
 			end += pos
 		}
 		segment := path[pos:end]
-		switch p.kind {
-		case literalPart:
-			if string(segment) != p.text {
-				return false
-			}
-		case tenantPart:
-			m.tenant = segment
-		case componentPart:
-			m.component = segment
-			m.hasComponent = true
+		if p.kind == literalPart && string(segment) != p.text {
+			return false
 		}
+		m.capture(p, segment)
 		pos = end
 	}
 	m.prefixLen = pos

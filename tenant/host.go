@@ -47,19 +47,11 @@ func newHostPattern(parts []part) hostPattern {
 // match reports whether host matches the pattern label by label, ignoring
 // ASCII case, with the same label count, and fills m if it does.
 func (hp *hostPattern) match(host []byte, m *match) bool {
-	prefixLen, suffixLen := len(hp.prefix.text), len(hp.suffix.text)
-	if len(host) < prefixLen+suffixLen {
-		return false
-	}
-	// The prefix is empty in the common "{tenant}.apps.example.com".
-	if prefixLen > 0 && !hp.prefix.equal(host[:prefixLen]) {
-		return false
-	}
-	if !hp.suffix.equal(host[len(host)-suffixLen:]) {
+	middle, ok := hp.inner(host)
+	if !ok {
 		return false
 	}
 
-	middle := host[prefixLen : len(host)-suffixLen]
 	if len(hp.middle) == 1 {
 		// The only placeholder is {tenant}: it must fill one whole label.
 		// A label is a few bytes long, and a loop finds a dot in it sooner
@@ -75,16 +67,32 @@ func (hp *hostPattern) match(host []byte, m *match) bool {
 	return matchLabels(hp.middle, middle, m)
 }
 
+// inner returns the part of host between the pattern's literal prefix and
+// suffix, and false if host lacks either of them, ignoring ASCII case.
+func (hp *hostPattern) inner(host []byte) ([]byte, bool) {
+	prefixLen, suffixLen := len(hp.prefix.text), len(hp.suffix.text)
+	if len(host) < prefixLen+suffixLen {
+		return nil, false
+	}
+	// The prefix is empty in the common "{tenant}.apps.example.com".
+	if prefixLen > 0 && !hp.prefix.equal(host[:prefixLen]) {
+		return nil, false
+	}
+	if !hp.suffix.equal(host[len(host)-suffixLen:]) {
+		return nil, false
+	}
+	return host[prefixLen : len(host)-suffixLen], true
+}
+
 // labelHint describes how host missed the pattern when host has the
 // pattern's literal prefix and suffix but a different number of labels
 // between them. It returns "" for any other host.
 func (hp *hostPattern) labelHint(host []byte) string {
-	prefixLen, suffixLen := len(hp.prefix.text), len(hp.suffix.text)
-	if len(host) < prefixLen+suffixLen || !hp.prefix.equal(host[:prefixLen]) || !hp.suffix.equal(host[len(host)-suffixLen:]) {
+	middle, ok := hp.inner(host)
+	if !ok {
 		return ""
 	}
 
-	middle := host[prefixLen : len(host)-suffixLen]
 	got := bytes.Count(middle, []byte{'.'}) + 1
 	if got == len(hp.middle) {
 		return ""
@@ -109,17 +117,10 @@ func matchLabels(parts []part, host []byte, m *match) bool {
 		if found == last {
 			return false
 		}
-		switch p.kind {
-		case literalPart:
-			if !equalFold(label, p.text) {
-				return false
-			}
-		case tenantPart:
-			m.tenant = label
-		case componentPart:
-			m.component = label
-			m.hasComponent = true
+		if p.kind == literalPart && !equalFold(label, p.text) {
+			return false
 		}
+		m.capture(p, label)
 		rest = tail
 	}
 	return true
