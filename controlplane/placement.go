@@ -1,10 +1,6 @@
 package controlplane
 
-import (
-	"slices"
-
-	"github.com/dflb/dflb/balancer"
-)
+import "github.com/dflb/dflb/balancer"
 
 // placementLoad estimates the request rate of instances, for placing new
 // tenants on the least loaded one.
@@ -15,25 +11,31 @@ import (
 // Policy.OverloadFor, as after a start, every tenant counts with its
 // weight, so placement then balances the tenants' weights.
 type placementLoad struct {
-	rates    balancer.Rates
-	measured bool    // rates cover Policy.OverloadFor
-	perUnit  float64 // req/s of a new tenant of weight 1
+	rates   balancer.Rates
+	perUnit float64 // req/s of a new tenant of weight 1
+	// served marks the tenants that each instance serves now. It is nil
+	// until the rates cover Policy.OverloadFor.
+	served map[balancer.Pair]bool
 }
 
 // newPlacementLoad reads the current rates. perUnit is the mean rate of
 // the tenants placed now, or 1 while there is none to average.
 func (c *Controller) newPlacementLoad() placementLoad {
 	rates, complete := c.load.rates(c.Policy.OverloadFor)
-	pl := placementLoad{rates: rates, measured: complete, perUnit: 1}
+	pl := placementLoad{rates: rates, perUnit: 1}
 	if !complete {
 		return pl
 	}
 
-	total, tenants := 0.0, 0
+	pl.served = map[balancer.Pair]bool{}
+	total := 0.0
 	for _, name := range c.state.names() {
 		total += rates.Instances[name].Requests
-		tenants += len(c.state.Instances[name].Tenants)
+		for _, t := range c.state.Instances[name].Tenants {
+			pl.served[pairOf(t, name)] = true
+		}
 	}
+	tenants := len(pl.served)
 	if tenants > 0 && total > 0 {
 		pl.perUnit = total / float64(tenants)
 	}
@@ -42,15 +44,10 @@ func (c *Controller) newPlacementLoad() placementLoad {
 
 // of returns the estimated rate of instance name once it serves tenants.
 func (pl placementLoad) of(st *State, name string, tenants []string) float64 {
-	var current []string
-	if r, ok := st.Instances[name]; ok {
-		current = r.Tenants
-	}
-
 	load := 0.0
 	for _, t := range tenants {
-		if pl.measured && slices.Contains(current, t) {
-			load += pl.rates.Pairs[pairOf(t, name)].Requests
+		if pair := pairOf(t, name); pl.served[pair] {
+			load += pl.rates.Pairs[pair].Requests
 			continue
 		}
 		load += tenantWeight(st, t) * pl.perUnit
