@@ -85,9 +85,10 @@ func RatioLine(ms []Measurement) (line string, ok bool) {
 
 // RoundsLine compares DFLB with NGINX round by round, from the runs of each
 // target in the order they ran. Within a round the two ran back to back, or
-// with only the direct run between them, so the spread of these ratios shows
-// how much the host's load moved the medians. ok is false unless both targets have a run in every round
-// and NGINX reported a non-zero rate and p99 in each.
+// with only the direct run between them, so the spread of these ratios
+// shows how much the host's load moved the medians. ok is false unless both
+// targets have a run in every round and NGINX reported a non-zero rate and
+// p99 in each.
 func RoundsLine(nginx, dflb []WrkResult) (line string, ok bool) {
 	if len(nginx) == 0 || len(nginx) != len(dflb) {
 		return "", false
