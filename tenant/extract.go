@@ -16,7 +16,7 @@ type Header interface {
 }
 
 // Result is the outcome of a successful Extract. It is meant to live on the
-// caller's stack: it holds the buffer for a tenant ID that has to be folded
+// caller's stack: it contains the buffer for a tenant ID that has to be folded
 // to lower case, so Extract needs no memory of its own.
 type Result struct {
 	// Component is one of Config.Components, shared with the Extractor.
@@ -27,7 +27,7 @@ type Result struct {
 	StripLen int
 
 	tenant []byte // the ID as the request carried it
-	folded bool   // tenant had upper-case letters, and lower holds the ID
+	folded bool   // tenant had upper-case letters, and lower contains the ID
 	lower  [MaxIDLen]byte
 }
 
@@ -131,7 +131,7 @@ func (m *match) capture(p part, value []byte) {
 // Extract finds the tenant and component of one request and writes them
 // into res. host is the Host header, which may include a port. path is the
 // raw request path without the query. h may be nil when no rule reads
-// headers. On error, res holds nothing of use.
+// headers. On error, res contains nothing of use.
 //
 // The result is written through a pointer rather than returned, because
 // Go 1.26 does not keep a struct of this size in registers: a returned
